@@ -1,0 +1,1 @@
+//! Automated HSM steps through PKCS#11 (`cryptoki`): environments, sessions, actions, KCVs.

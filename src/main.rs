@@ -1,0 +1,3 @@
+//! The `custos` command: parses the command line and reports errors; the work is in `cli`.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Institution-wide facts that runbooks refer to by name, read from `policies/`.

@@ -1,0 +1,1 @@
+//! Runbooks: the YAML format, loading with source positions, validation, and rendering.

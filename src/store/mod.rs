@@ -1,0 +1,3 @@
+//! The incident log: an append-only, hash-chained, sealed record in one SQLite file.
+
+pub mod event;
