@@ -1,3 +1,7 @@
 //! The `custos` command: parses the command line and reports errors; the work is in `cli`.
 
-fn main() {}
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,329 @@
+//! The checks that need the whole graph or the world outside the runbook.
+//!
+//! Edges must land on nodes; every node must be reachable from `start` and must reach an `end`;
+//! every loop must be bounded and pass through a decision; a destructive action must be
+//! preceded by an approval on every path; actions must match the catalog; names of
+//! environments, roles, groups and templates must exist in the policies that define them.
+//! Templates are checked in [`super::template`]. Every check runs in time linear in the size
+//! of the graph, except the template check, which walks once per node that templates name.
+
+use super::context::Context;
+use super::diagnostic::{Diagnostic, suggestion};
+use super::graph::Graph;
+use super::model::{Edge, Named, Node, NodeKind, Param, Runbook};
+use super::template;
+use crate::catalog::{self, ActionSpec, ParamKind};
+use serde_json::Value;
+
+/// Every problem of a built runbook.
+pub fn check(runbook: &Runbook, context: &Context) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    edges_land(runbook, &mut problems);
+    if !problems.is_empty() {
+        // The graph below would be built on edges to nowhere; the rest waits for a fix.
+        return problems;
+    }
+
+    let graph = Graph::new(runbook);
+    reachability(runbook, &graph, &mut problems);
+    loops(runbook, &graph, &mut problems);
+    approvals_before_destruction(runbook, &graph, &mut problems);
+    for node in &runbook.nodes {
+        references(node, context, &mut problems);
+    }
+    template::check(runbook, &graph, &mut problems);
+    problems
+}
+
+fn edges_land(runbook: &Runbook, problems: &mut Vec<Diagnostic>) {
+    let names = || runbook.nodes.iter().map(|node| node.id.as_str());
+    let mut dangling = |from: Option<&Node>, edge: &Edge| {
+        if runbook.node(&edge.target).is_some() {
+            return;
+        }
+        let hint = suggestion(edge.target.as_str(), names());
+        let message = match from {
+            Some(node) => format!(
+                "node `{}` points to `{}`, which does not exist{hint}",
+                node.id, edge.target
+            ),
+            None => format!(
+                "`start` names `{}`, which does not exist{hint}",
+                edge.target
+            ),
+        };
+        problems.push(Diagnostic::at(edge.at, message));
+    };
+
+    dangling(None, &runbook.start);
+    for node in &runbook.nodes {
+        for edge in node.edges() {
+            dangling(Some(node), edge);
+        }
+    }
+}
+
+fn reachability(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
+    let from_start = graph.reachable_from(&[graph.start()], |_| true);
+    let ends: Vec<usize> = (0..runbook.nodes.len())
+        .filter(|&at| matches!(runbook.nodes[at].kind, NodeKind::End { .. }))
+        .collect();
+    let to_end = graph.reaching(&ends);
+
+    for (at, node) in runbook.nodes.iter().enumerate() {
+        if !from_start[at] {
+            problems.push(Diagnostic::at(
+                node.at,
+                format!(
+                    "node `{}` cannot be reached from `start` (`{}`)",
+                    node.id, runbook.start.target
+                ),
+            ));
+        } else if !to_end[at] {
+            problems.push(
+                Diagnostic::at(
+                    node.at,
+                    format!("no `end` node can be reached from node `{}`", node.id),
+                )
+                .with_hint("every path must be able to finish; add an edge towards an `end`"),
+            );
+        }
+    }
+}
+
+/// Every cycle must pass through a decision, and must be bounded by a node with `max_visits`.
+///
+/// A walk that goes on forever enters some node infinitely often. Nodes with `max_visits` can
+/// only be entered so many times; after that an edge into one leads to its `on_exhausted`
+/// node instead. So the walk is bounded exactly when the unbounded nodes, with edges into a
+/// bounded node redirected to its `on_exhausted` target, form no cycle.
+fn loops(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
+    let without_decisions = graph.cycles(
+        |at| !matches!(runbook.nodes[at].kind, NodeKind::Decision { .. }),
+        false,
+    );
+    for cycle in without_decisions {
+        let first = &runbook.nodes[cycle[0]];
+        problems.push(
+            Diagnostic::at(
+                first.at,
+                format!(
+                    "loop {} has no decision: nothing could ever leave it",
+                    describe(runbook, &cycle)
+                ),
+            )
+            .with_hint("a loop must pass through a `decision` node that offers a way out"),
+        );
+    }
+
+    let unbounded = graph.cycles(|at| runbook.nodes[at].max_visits.is_none(), true);
+    for cycle in unbounded {
+        let first = &runbook.nodes[cycle[0]];
+        problems.push(
+            Diagnostic::at(
+                first.at,
+                format!("loop {} is unbounded", describe(runbook, &cycle)),
+            )
+            .with_hint(
+                "give one node of the loop `max_visits` and an `on_exhausted` node to go to after",
+            ),
+        );
+    }
+}
+
+fn describe(runbook: &Runbook, cycle: &[usize]) -> String {
+    let names: Vec<String> = cycle
+        .iter()
+        .map(|&at| format!("`{}`", runbook.nodes[at].id))
+        .collect();
+    format!("{} → {}", names.join(" → "), names[0])
+}
+
+fn approvals_before_destruction(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
+    let is_approval = |at: usize| matches!(runbook.nodes[at].kind, NodeKind::Approval { .. });
+    if is_approval(graph.start()) {
+        return;
+    }
+    let unguarded = graph.reachable_from(&[graph.start()], |at| !is_approval(at));
+
+    for (at, node) in runbook.nodes.iter().enumerate() {
+        let NodeKind::Action(action) = &node.kind else {
+            continue;
+        };
+        let destructive = catalog::action(&action.run.name).is_some_and(|spec| spec.destructive);
+        if !destructive || !unguarded[at] {
+            continue;
+        }
+        let path = graph
+            .path(graph.start(), at, |step| !is_approval(step))
+            .unwrap_or_default();
+        let path: Vec<&str> = path
+            .iter()
+            .map(|&step| runbook.nodes[step].id.as_str())
+            .collect();
+        problems.push(
+            Diagnostic::at(
+                action.run.at,
+                format!(
+                    "node `{}` runs `{}`, which destroys keys, but can be reached without an approval: {}",
+                    node.id,
+                    action.run.name,
+                    path.join(" → ")
+                ),
+            )
+            .with_hint("put an `approval` node on every path from `start` to it"),
+        );
+    }
+}
+
+fn references(node: &Node, context: &Context, problems: &mut Vec<Diagnostic>) {
+    match &node.kind {
+        NodeKind::Action(action) => match catalog::action(&action.run.name) {
+            Some(spec) => params(node, spec, &action.params, action.run.at, context, problems),
+            None if action.run.name.is_empty() => {}
+            None => {
+                let names = catalog::ACTIONS.iter().map(|spec| spec.name);
+                let hint = suggestion(&action.run.name, names);
+                problems.push(
+                    Diagnostic::at(
+                        action.run.at,
+                        format!(
+                            "node `{}` runs `{}`, which is not in the catalog{hint}",
+                            node.id, action.run.name
+                        ),
+                    )
+                    .with_hint("`custos actions` lists the catalog"),
+                );
+            }
+        },
+        NodeKind::Approval { require, .. } => {
+            for role in &require.roles {
+                known(node, "role", role, context.roles.as_ref(), problems);
+            }
+        }
+        NodeKind::Notify {
+            group, template, ..
+        } => {
+            known(
+                node,
+                "recipient group",
+                group,
+                context.groups.as_ref(),
+                problems,
+            );
+            known(
+                node,
+                "template",
+                template,
+                context.templates.as_ref(),
+                problems,
+            );
+        }
+        NodeKind::Step { .. } | NodeKind::Decision { .. } | NodeKind::End { .. } => {}
+    }
+}
+
+fn known(
+    node: &Node,
+    what: &str,
+    name: &Named,
+    defined: Option<&std::collections::BTreeSet<String>>,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let Some(defined) = defined else { return };
+    if defined.contains(&name.name) {
+        return;
+    }
+    let hint = suggestion(&name.name, defined.iter().map(String::as_str));
+    problems.push(Diagnostic::at(
+        name.at,
+        format!(
+            "node `{}` names {what} `{}`, which the policies do not define{hint}",
+            node.id, name.name
+        ),
+    ));
+}
+
+fn params(
+    node: &Node,
+    spec: &ActionSpec,
+    given: &[Param],
+    run_at: super::model::Pos,
+    context: &Context,
+    problems: &mut Vec<Diagnostic>,
+) {
+    for param in given {
+        let Some(expected) = spec.param(&param.name) else {
+            let hint = suggestion(&param.name, spec.params.iter().map(|p| p.name));
+            problems.push(Diagnostic::at(
+                param.at,
+                format!(
+                    "`{}` takes no parameter `{}`{hint} (node `{}`)",
+                    spec.name, param.name, node.id
+                ),
+            ));
+            continue;
+        };
+        if let Err(reason) = fits(expected.kind, &param.value, context) {
+            problems.push(Diagnostic::at(
+                param.at,
+                format!(
+                    "node `{}`: parameter `{}` of `{}` {reason}",
+                    node.id, param.name, spec.name
+                ),
+            ));
+        }
+    }
+
+    for expected in spec.params.iter().filter(|p| p.required) {
+        if !given.iter().any(|param| param.name == expected.name) {
+            problems.push(Diagnostic::at(
+                run_at,
+                format!(
+                    "node `{}`: `{}` needs parameter `{}` ({})",
+                    node.id, spec.name, expected.name, expected.help
+                ),
+            ));
+        }
+    }
+}
+
+/// Whether a parameter value fits its type. A string with `{{` is a template, checked later.
+fn fits(kind: ParamKind, value: &Value, context: &Context) -> Result<(), String> {
+    let templated = value.as_str().is_some_and(|text| text.contains("{{"));
+    match kind {
+        ParamKind::Text if value.is_string() || value.is_number() => Ok(()),
+        ParamKind::Text => Err("must be text".into()),
+        ParamKind::Integer if value.is_u64() || templated => Ok(()),
+        ParamKind::Integer => Err(format!("must be a whole number, not `{value}`")),
+        ParamKind::Boolean if value.is_boolean() => Ok(()),
+        ParamKind::Boolean => Err(format!("must be `true` or `false`, not `{value}`")),
+        ParamKind::Choice(words) => match value.as_str() {
+            Some(word) if words.contains(&word) => Ok(()),
+            _ => {
+                let hint = value
+                    .as_str()
+                    .map(|word| suggestion(word, words.iter().copied()))
+                    .unwrap_or_default();
+                Err(format!(
+                    "must be one of {}, not `{value}`{hint}",
+                    words.join(", ")
+                ))
+            }
+        },
+        ParamKind::Environment => {
+            let Some(name) = value.as_str() else {
+                return Err("must name an environment".into());
+            };
+            match &context.environments {
+                Some(known) if !known.contains(name) => {
+                    let hint = suggestion(name, known.iter().map(String::as_str));
+                    Err(format!(
+                        "names environment `{name}`, which `policies/environments.yaml` does not define{hint}"
+                    ))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}

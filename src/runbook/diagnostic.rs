@@ -1,0 +1,164 @@
+//! Problems found in a file, each with its position, rendered with the offending line.
+//!
+//! A [`Diagnostic`] is one problem; a [`Report`] is all the problems of one file with the text
+//! they point into, rendered as `path:line:col: message` followed by the line and a caret.
+
+use super::model::Pos;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub at: Option<Pos>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(at: Option<Pos>, message: impl Into<String>) -> Self {
+        Self {
+            at,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn at(at: Pos, message: impl Into<String>) -> Self {
+        Self::new(Some(at), message)
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Every problem of one file, ready to print.
+#[derive(Debug)]
+pub struct Report {
+    pub path: PathBuf,
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn new(path: &Path, source: String, mut diagnostics: Vec<Diagnostic>) -> Self {
+        diagnostics.sort_by_key(|diagnostic| diagnostic.at.map(|at| (at.line, at.column)));
+        Self {
+            path: path.to_owned(),
+            source,
+            diagnostics,
+        }
+    }
+
+    fn line(&self, number: u32) -> Option<&str> {
+        let index = usize::try_from(number).ok()?.checked_sub(1)?;
+        self.source.lines().nth(index)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        let path = self.path.display();
+        for diagnostic in &self.diagnostics {
+            let Some(at) = diagnostic.at.filter(|at| at.line > 0) else {
+                writeln!(formatter, "{path}: {}", diagnostic.message)?;
+                write_hint(formatter, 0, diagnostic)?;
+                continue;
+            };
+
+            writeln!(
+                formatter,
+                "{path}:{}:{}: {}",
+                at.line, at.column, diagnostic.message
+            )?;
+            let gutter = at.line.to_string().len();
+            if let Some(line) = self.line(at.line) {
+                let indent: String = line
+                    .chars()
+                    .take(at.column.saturating_sub(1) as usize)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                let room = line
+                    .chars()
+                    .count()
+                    .saturating_sub(indent.chars().count())
+                    .max(1);
+                let caret = "^".repeat((at.width as usize).clamp(1, room));
+                writeln!(formatter, "{:gutter$} |", "")?;
+                writeln!(formatter, "{} | {line}", at.line)?;
+                writeln!(formatter, "{:gutter$} | {indent}{caret}", "")?;
+            }
+            write_hint(formatter, gutter, diagnostic)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_hint(
+    formatter: &mut fmt::Formatter,
+    gutter: usize,
+    diagnostic: &Diagnostic,
+) -> fmt::Result {
+    match &diagnostic.hint {
+        Some(hint) => writeln!(formatter, "{:gutter$} = hint: {hint}", ""),
+        None => Ok(()),
+    }
+}
+
+/// The candidate closest to `word`, when one is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
+        .filter(|&(distance, candidate)| distance <= 2.max(candidate.len() / 4) && distance > 0)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// `" (did you mean `x`?)"` or nothing.
+pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    did_you_mean(word, candidates)
+        .map_or_else(String::new, |found| format!(" (did you mean `{found}`?)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_typo_is_suggested() {
+        assert_eq!(
+            did_you_mean("destory_old", ["destroy_old", "notify"]),
+            Some("destroy_old")
+        );
+    }
+
+    #[test]
+    fn a_distant_word_is_not_suggested() {
+        assert_eq!(did_you_mean("zzz", ["destroy_old", "notify"]), None);
+    }
+
+    #[test]
+    fn the_offending_line_is_shown_with_a_caret() {
+        let source = "id: x\nstart: nowhere\n".to_owned();
+        let diagnostic = Diagnostic::at(
+            Pos {
+                line: 2,
+                column: 8,
+                width: 7,
+            },
+            "no such node",
+        );
+        let report = Report::new(Path::new("r.yaml"), source, vec![diagnostic]);
+        assert_eq!(
+            report.to_string(),
+            "r.yaml:2:8: no such node\n  |\n2 | start: nowhere\n  |        ^^^^^^^\n"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The runbook file as serde reads it, before any meaning is given to it.
+//!
+//! Every field is optional here and kept as text where the format has a closed set of words,
+//! so that [`super::build`] can report every missing field and every misspelt word of a file
+//! at once, with its position, instead of stopping at the first as serde would.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A YAML mapping kept in file order, each key with its position.
+#[derive(Debug)]
+pub struct Entries<T>(pub Vec<(Spanned<String>, T)>);
+
+impl<T> Default for Entries<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for EntriesVisitor<T> {
+            type Value = Entries<T>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a mapping")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(key) = map.next_key::<Spanned<Word>>()? {
+                    let key = Spanned::new(key.value.0, key.referenced, key.defined);
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Entries(entries))
+            }
+        }
+
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}
+
+/// Any scalar read as its text, so that `yes:` and `3:` are keys like any other.
+#[derive(Debug)]
+pub struct Word(pub String);
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WordVisitor;
+
+        impl Visitor<'_> for WordVisitor {
+            type Value = Word;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a word")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Word, E> {
+                Ok(Word(value.to_owned()))
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Word, E> {
+                Ok(Word(value.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Word, E> {
+                Ok(Word(value.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Word, E> {
+                Ok(Word(value.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Word, E> {
+                Ok(Word(value.to_string()))
+            }
+        }
+
+        deserializer.deserialize_any(WordVisitor)
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRunbook {
+    pub id: Option<Spanned<String>>,
+    pub title: Option<Spanned<String>>,
+    pub version: Option<Spanned<u32>>,
+    pub severity: Option<Spanned<String>>,
+    pub summary: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ceremony: bool,
+    #[serde(default)]
+    pub inputs: Entries<RawInput>,
+    pub start: Option<Spanned<String>>,
+    pub nodes: Option<Spanned<Entries<RawNode>>>,
+}
+
+/// An input asked when an incident opens, or a field a step records.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    pub prompt: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub choices: Option<Spanned<Vec<String>>>,
+    pub required: Option<bool>,
+}
+
+/// One node, with the fields of every kind; which belong to which kind is checked later.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub kind: Option<Spanned<String>>,
+    pub title: Option<Spanned<String>>,
+    pub phase: Option<Spanned<String>>,
+    pub guidance: Option<Spanned<String>>,
+    pub within: Option<Spanned<String>>,
+    pub max_visits: Option<Spanned<u32>>,
+    pub on_exhausted: Option<Spanned<String>>,
+    pub next: Option<Spanned<String>>,
+    pub fields: Option<Spanned<Entries<RawInput>>>,
+    pub options: Option<Spanned<Entries<Spanned<String>>>>,
+    pub run: Option<Spanned<String>>,
+    #[serde(rename = "with")]
+    pub params: Option<Spanned<Entries<Spanned<serde_json::Value>>>>,
+    pub on_success: Option<Spanned<String>>,
+    pub on_failure: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub require: Option<Spanned<RawRequire>>,
+    pub to: Option<Spanned<String>>,
+    pub template: Option<Spanned<String>>,
+    pub outcome: Option<Spanned<String>>,
+}
+
+/// Who must approve at an approval node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequire {
+    pub roles: Option<Spanned<Vec<Spanned<String>>>>,
+    pub count: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub exclude_initiator: bool,
+}
+
+/// The names each mapping of the format accepts, for the outline check of unknown fields.
+pub const RUNBOOK_FIELDS: &[&str] = &[
+    "id", "title", "version", "severity", "summary", "ceremony", "inputs", "start", "nodes",
+];
+pub const INPUT_FIELDS: &[&str] = &["prompt", "type", "choices", "required"];
+pub const NODE_FIELDS: &[&str] = &[
+    "kind",
+    "title",
+    "phase",
+    "guidance",
+    "within",
+    "max_visits",
+    "on_exhausted",
+    "next",
+    "fields",
+    "options",
+    "run",
+    "with",
+    "on_success",
+    "on_failure",
+    "timeout",
+    "require",
+    "to",
+    "template",
+    "outcome",
+];
+pub const REQUIRE_FIELDS: &[&str] = &["roles", "count", "exclude_initiator"];
