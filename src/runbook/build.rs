@@ -89,10 +89,11 @@ fn is_identifier(name: &str, separator: char) -> bool {
 
 /// Parses an ISO 8601 duration such as `PT30M` or `P1D` (a day counts as 24 hours).
 pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
-    let span: Span = text.parse().map_err(|error| format!("{error}"))?;
+    let not_iso = || "it is not an ISO 8601 duration".to_owned();
+    let span: Span = text.parse().map_err(|_| not_iso())?;
     let duration = span
         .to_duration(SpanRelativeTo::days_are_24_hours())
-        .map_err(|error| format!("{error}"))?;
+        .map_err(|_| not_iso())?;
     if duration.is_positive() {
         Ok(duration)
     } else {
@@ -202,10 +203,15 @@ impl Builder {
         if parsed.is_none() {
             let names = W::ALL.iter().map(|(name, _)| *name);
             let hint = suggestion(&word.value, names.clone());
-            let all: Vec<_> = names.map(|name| format!("`{name}`")).collect();
+            let all: Vec<_> = names.collect();
+            let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             self.problems.push(
                 Diagnostic::at(pos(word), format!("unknown {what} `{}`{hint}", word.value))
-                    .with_hint(format!("a {what} is one of {}", all.join(", "))),
+                    .with_hint(format!("{article} {what} is one of {}", all.join(", "))),
             );
         }
         parsed
@@ -344,10 +350,7 @@ impl Builder {
                 self.problems.push(
                     Diagnostic::at(
                         pos(text),
-                        format!(
-                            "node `{node}`: `{field}: {}` is not a duration: {reason}",
-                            text.value
-                        ),
+                        format!("node `{node}`: `{field}: {}`: {reason}", text.value),
                     )
                     .with_hint("write an ISO 8601 duration, like `PT30M`, `PT4H` or `P1D`"),
                 );

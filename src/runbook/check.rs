@@ -116,6 +116,22 @@ fn loops(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
         );
     }
 
+    for chain in graph.exhausted_chains() {
+        let first = &runbook.nodes[chain[0]];
+        problems.push(
+            Diagnostic::at(
+                first.at,
+                format!(
+                    "the `on_exhausted` nodes {} lead round in a circle",
+                    describe(runbook, &chain)
+                ),
+            )
+            .with_hint(
+                "once all are used up the walk would have nowhere to go; end the chain elsewhere",
+            ),
+        );
+    }
+
     let unbounded = graph.cycles(|at| runbook.nodes[at].max_visits.is_none(), true);
     for cycle in unbounded {
         let first = &runbook.nodes[cycle[0]];

@@ -181,6 +181,33 @@ impl Graph {
     }
 }
 
+impl Graph {
+    /// Chains of bounded nodes whose `on_exhausted` edges lead back to where they began.
+    pub fn exhausted_chains(&self) -> Vec<Vec<usize>> {
+        let count = self.exhausted.len();
+        // 0: not seen yet, 1: on the chain being followed, 2: finished.
+        let mut state = vec![0u8; count];
+        let mut chains = Vec::new();
+        for begin in 0..count {
+            let mut chain = Vec::new();
+            let mut at = Some(begin);
+            while let Some(node) = at.filter(|&node| state[node] == 0) {
+                state[node] = 1;
+                chain.push(node);
+                at = self.exhausted[node];
+            }
+            if let Some(repeat) = at.filter(|&node| state[node] == 1) {
+                let start = chain.iter().position(|&node| node == repeat).unwrap_or(0);
+                chains.push(chain[start..].to_vec());
+            }
+            for node in chain {
+                state[node] = 2;
+            }
+        }
+        chains
+    }
+}
+
 /// A cycle through `first` inside one strongly connected component, found breadth first.
 fn example_cycle(sub: &DiGraph<(), (), u32>, first: usize, members: &[bool]) -> Vec<usize> {
     let mut parent: Vec<Option<usize>> = vec![None; members.len()];

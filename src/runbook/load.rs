@@ -113,13 +113,27 @@ fn yaml_problem(error: &serde_saphyr::Error) -> Diagnostic {
             column: u32::try_from(location.column()).unwrap_or(u32::MAX),
             width: 1,
         });
+    if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = error.without_snippet() {
+        let key = key.as_deref().unwrap_or("this key");
+        let message = format!("`{key}` appears twice in the same mapping");
+        let hint = "two nodes or fields with one name would silently become one; rename one";
+        return Diagnostic::new(at, message).with_hint(hint);
+    }
     let message = error.without_snippet().to_string();
-    let message = message
+    let first = message
         .lines()
         .next()
-        .unwrap_or("the file is not valid YAML")
-        .to_owned();
-    Diagnostic::new(at, message)
+        .unwrap_or("the file is not valid YAML");
+    let message = match first.rfind(" at line ") {
+        Some(cut) => &first[..cut],
+        None => first,
+    };
+    let diagnostic = Diagnostic::new(at, message.trim_end_matches(',').to_owned());
+    if message.starts_with("expected mapping") && at.is_some_and(|at| at.line == 1) {
+        let hint = "a runbook is a YAML mapping: `id: ...`, `title: ...`, `nodes: ...`";
+        return diagnostic.with_hint(hint);
+    }
+    diagnostic
 }
 
 /// Every key of the file that the format does not know, from a loose outline of the file.

@@ -29,7 +29,7 @@ pub fn dot(runbook: &Runbook) -> String {
 
     for node in &runbook.nodes {
         let (shape, fill, extra) = dot_style(node);
-        let label = format!("{}\n{}", node_caption(node), node.title);
+        let label = format!("{}\n{}", node_caption(node), wrap(&node.title, 32));
         let _ = writeln!(
             out,
             "  {} [shape={shape}, style=\"filled{extra}\", fillcolor=\"{fill}\", label={}];",
@@ -98,6 +98,24 @@ fn node_caption(node: &Node) -> String {
         NodeKind::End { outcome } => format!("{} · END {}", node.id, outcome.name()),
         _ => node.id.to_string(),
     }
+}
+
+/// Text broken into lines of about `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut line = 0;
+    for word in text.split_whitespace() {
+        if line > 0 && line + word.len() > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.chars().count();
+    }
+    out
 }
 
 /// A DOT string literal.

@@ -83,13 +83,21 @@ impl Checker<'_> {
             Ok(template) => template,
             Err(error) => {
                 let reason = error.reason().to_string();
-                self.problems.push(Diagnostic::at(
-                    at,
-                    format!(
-                        "node `{}`: the {place} template does not compile: {reason}",
-                        node.id
-                    ),
-                ));
+                let reason = reason.split(':').next().unwrap_or("invalid syntax");
+                let at = match error.pos() {
+                    Some((line, column)) => offset(at, line, column),
+                    None => at,
+                };
+                self.problems.push(
+                    Diagnostic::at(
+                        at,
+                        format!(
+                            "node `{}`: the {place} template does not compile: {reason}",
+                            node.id
+                        ),
+                    )
+                    .with_hint("every `{{` needs its `}}`, and every `{{#if}}` its `{{/if}}`"),
+                );
                 return;
             }
         };
@@ -200,6 +208,17 @@ impl Checker<'_> {
         } else {
             Err(format!("but node `{node}` can never come before this one"))
         }
+    }
+}
+
+/// The file position of a template's own line and column (both from 1).
+fn offset(at: Pos, line: usize, column: usize) -> Pos {
+    let line = u32::try_from(line.saturating_sub(1)).unwrap_or(0);
+    let column = u32::try_from(column.saturating_sub(1)).unwrap_or(0);
+    Pos {
+        line: at.line + line,
+        column: at.column + column,
+        width: 1,
     }
 }
 

@@ -1,0 +1,132 @@
+//! `custos graph` and `custos show`: pictures that render and paper that can be followed.
+
+mod support;
+
+use support::cli::{custos, repo};
+
+const EVERY_KIND: &str = "tests/corpus/valid/every-kind.yaml";
+
+#[test]
+fn the_dot_output_renders_with_graphviz_without_warnings() {
+    let run = custos()
+        .current_dir(repo())
+        .args(["graph", EVERY_KIND, "--format", "dot"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let mut dot = std::process::Command::new("dot")
+        .args(["-Tsvg"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("Graphviz `dot` is installed (apt-get install graphviz)");
+    use std::io::Write;
+    dot.stdin
+        .take()
+        .unwrap()
+        .write_all(run.stdout.as_bytes())
+        .unwrap();
+    let output = dot.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "",
+        "dot printed warnings"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("<svg"));
+}
+
+#[test]
+fn the_dot_output_draws_each_kind_distinctly() {
+    let run = custos()
+        .current_dir(repo())
+        .args(["graph", EVERY_KIND])
+        .run();
+    let line = |id: &str| {
+        let prefix = format!("  \"{id}\" [");
+        run.stdout
+            .lines()
+            .find(|line| line.starts_with(&prefix))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("compare").contains("shape=diamond"));
+    assert!(line("approve").contains("shape=doubleoctagon"));
+    assert!(line("approve").contains("APPROVAL 2 × custodian"));
+    assert!(line("tell_board").contains("shape=note"));
+    assert!(line("tell_board").contains("NOTIFY board"));
+    assert!(line("kcv").contains("hsm.kcv"));
+    assert!(
+        run.stdout
+            .contains("\"compare\" -> \"approve\" [label=\"yes\"];")
+    );
+    assert!(
+        run.stdout
+            .contains("\"kcv\" -> \"retry\" [label=\"failure\", color=")
+    );
+    assert!(
+        run.stdout
+            .contains("\"components\" -> \"tell_board\" [label=\"exhausted\", style=dashed];")
+    );
+    assert!(run.stdout.contains("__start -> \"components\";"));
+}
+
+#[test]
+fn the_mermaid_output_is_a_flowchart_with_labelled_edges() {
+    let run = custos()
+        .current_dir(repo())
+        .args(["graph", EVERY_KIND, "--format", "mermaid"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("flowchart TD\n  __start((start)) --> components\n")
+    );
+    assert!(
+        run.stdout
+            .contains("  compare{\"compare<br/>Does the combined KCV match the counterparty's?\"}")
+    );
+    assert!(
+        run.stdout
+            .contains("  approve{{\"approve · APPROVAL 2 × custodian<br/>")
+    );
+    assert!(run.stdout.contains("  compare -->|\"yes\"| approve"));
+    assert!(run.stdout.contains("  kcv -.->|\"failure\"| retry"));
+}
+
+#[test]
+fn show_prints_a_numbered_checklist_with_signature_lines_at_approvals() {
+    let run = custos()
+        .current_dir(repo())
+        .args(["show", EVERY_KIND])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = run.stdout;
+    assert!(text.starts_with("# Load a ZMK from components and retire the old one\n"));
+    assert!(text.contains("## Participants\n"));
+    assert!(text.contains("## 1. Each custodian loads their component\n"));
+    assert!(text.contains("- KCV of component A (KCV): ____________\n"));
+    assert!(text.contains("- [ ] Done at ______ by ______________\n\nThen go to 2 (`kcv`).\n"));
+    assert!(text.contains("- [ ] **yes**: go to "));
+    assert!(text.contains("**Dual control:** 2 different people with role custodian, not the person who opened the incident.\n"));
+    assert!(text.contains(
+        "| Name | Role | Signature | Date and time |\n|---|---|---|---|\n| | | | |\n| | | | |\n"
+    ));
+    assert!(text.contains("Load the components of ‹inputs.zmk_label› for ‹inputs.counterparty›."));
+    assert!(text.contains("After 3 visits, go to "));
+    assert!(text.contains("## Sign-off\n"));
+}
+
+#[test]
+fn graph_of_an_invalid_runbook_explains_and_exits_2() {
+    let run = custos()
+        .current_dir(repo().join("tests/corpus/invalid"))
+        .args(["graph", "dangling-edge.yaml"])
+        .run();
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.ends_with(
+        "custos: `dangling-edge.yaml` is not a valid runbook; `custos validate` shows why\n"
+    ));
+}
