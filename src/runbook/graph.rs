@@ -69,10 +69,23 @@ impl Graph {
         self.search(targets, Direction::Incoming, |_| true)
     }
 
-    /// Which nodes can come after `node` on some walk (itself only through a loop).
-    pub fn after(&self, node: usize) -> Vec<bool> {
-        let next: Vec<usize> = self.successors(node).map(|(to, _)| to).collect();
-        self.reachable_from(&next, |_| true)
+    /// Whether a walk can go from `from` to `to` in one or more steps; breadth first, so it
+    /// stops early when `to` is near, as a value's use nearly always is.
+    pub fn leads_to(&self, from: usize, to: usize) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = VecDeque::from([from]);
+        while let Some(node) = queue.pop_front() {
+            for next in self.inner.neighbors(index(node)) {
+                let next = next.index();
+                if next == to {
+                    return true;
+                }
+                if seen.insert(next) {
+                    queue.push_back(next);
+                }
+            }
+        }
+        false
     }
 
     fn search(

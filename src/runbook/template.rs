@@ -4,11 +4,13 @@
 //! `answers.NODE` and `incident.*`. The check compiles every template and makes sure each
 //! name it uses can exist at the node it sits on: the input is declared, and the node that
 //! produces the value can come before this one on some walk. Inside `#each` and `#with`
-//! blocks names are relative to the block and are not checked.
+//! blocks names are relative to the block and are not checked. Whether one node can come
+//! before another is a search that stops as soon as it arrives; values are nearly always used
+//! a few nodes after they are made, so the check stays close to linear in practice.
 
 use super::diagnostic::{Diagnostic, suggestion};
 use super::graph::Graph;
-use super::model::{Node, NodeKind, Pos, Runbook};
+use super::model::{Node, NodeId, NodeKind, Pos, Runbook};
 use crate::catalog;
 use handlebars::template::{Parameter, TemplateElement};
 use handlebars::{Handlebars, Path, PathSeg, Template};
@@ -46,7 +48,7 @@ pub fn check(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
     let mut checker = Checker {
         runbook,
         graph,
-        after: HashMap::new(),
+        precedes: HashMap::new(),
         problems,
     };
     for (at, node) in runbook.nodes.iter().enumerate() {
@@ -72,8 +74,8 @@ pub fn check(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
 struct Checker<'a> {
     runbook: &'a Runbook,
     graph: &'a Graph,
-    /// For each node a template names, the nodes that can come after it.
-    after: HashMap<usize, Vec<bool>>,
+    /// Whether a producing node can come before a using one, for pairs already asked about.
+    precedes: HashMap<(usize, usize), bool>,
     problems: &'a mut Vec<Diagnostic>,
 }
 
@@ -163,12 +165,7 @@ impl Checker<'_> {
     ) -> Result<(), String> {
         let node = node.ok_or_else(|| format!("which needs a node id: `{root}.NODE`"))?;
         let names = || self.runbook.nodes.iter().map(|n| n.id.as_str());
-        let Some(producer) = self
-            .runbook
-            .nodes
-            .iter()
-            .position(|n| n.id.as_str() == node)
-        else {
+        let Some(producer) = self.runbook.position(&NodeId(node.to_owned())) else {
             let hint = suggestion(node, names());
             return Err(format!("but there is no node `{node}`{hint}"));
         };
@@ -198,12 +195,13 @@ impl Checker<'_> {
             _ => return Err(format!("but `{node}` is not an action")),
         }
 
+        let key = (producer, here);
         let graph = self.graph;
-        let after = self
-            .after
-            .entry(producer)
-            .or_insert_with(|| graph.after(producer));
-        if after[here] {
+        let precedes = *self
+            .precedes
+            .entry(key)
+            .or_insert_with(|| graph.leads_to(producer, here));
+        if precedes {
             Ok(())
         } else {
             Err(format!("but node `{node}` can never come before this one"))
