@@ -97,6 +97,7 @@ pub use event::{Event, Origin};
 pub use id::IncidentId;
 pub use incident::{Incident, IncidentState, Opening};
 pub use record::EventRecord;
+pub use schema::Durability;
 pub use seal::Seal;
 pub use verify::{Head, Problem, ProblemKind, SealStatus, Verification};
 
@@ -119,6 +120,11 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         })
+    }
+
+    /// The journal mode, synchronous level and busy timeout in force on this connection.
+    pub fn durability(&self) -> Result<Durability, StoreError> {
+        schema::durability(&self.conn, &self.path)
     }
 
     /// The file this store was opened from.

@@ -171,6 +171,27 @@ fn create_tables(mut conn: Connection, path: &Path) -> Result<Connection, StoreE
     Ok(conn)
 }
 
+/// The durability settings in force on a connection, as SQLite reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Durability {
+    /// `wal` for a custos log.
+    pub journal_mode: String,
+    /// `PRAGMA synchronous`: 2 is `FULL`, an fsync at every commit.
+    pub synchronous: i64,
+    pub busy_timeout_ms: i64,
+}
+
+/// Reads the settings [`open`] sets, so that a check or a test can see them in force.
+pub(crate) fn durability(conn: &Connection, path: &Path) -> Result<Durability, StoreError> {
+    Ok(Durability {
+        journal_mode: conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .in_store(path)?,
+        synchronous: pragma_int(conn, path, "synchronous")?,
+        busy_timeout_ms: pragma_int(conn, path, "busy_timeout")?,
+    })
+}
+
 fn pragma_int(conn: &Connection, path: &Path, name: &str) -> Result<i64, StoreError> {
     conn.pragma_query_value(None, name, |row| row.get(0))
         .in_store(path)
