@@ -127,7 +127,7 @@ struct RawSummary {
     last_seq: Option<i64>,
     last_at: Option<String>,
     last_kind: Option<String>,
-    last_body: Option<String>,
+    last_body: Option<Vec<u8>>,
     sealed: bool,
 }
 
@@ -148,7 +148,7 @@ impl RawSummary {
             last_seq: row.get(11)?,
             last_at: row.get(12)?,
             last_kind: row.get(13)?,
-            last_body: row.get(14)?,
+            last_body: row.get_ref(14)?.as_bytes_or_null()?.map(<[u8]>::to_vec),
             sealed: row.get(15)?,
         })
     }
@@ -203,8 +203,8 @@ impl RawSummary {
 
 /// The outcome of a closing event's body, or `None` when the body cannot be read; `verify`
 /// reports why.
-fn outcome(body: Option<&str>) -> Option<String> {
-    let body: ParsedBody = serde_json::from_str(body?).ok()?;
+fn outcome(body: Option<&[u8]>) -> Option<String> {
+    let body: ParsedBody = serde_json::from_slice(body?).ok()?;
     match body.event {
         Event::IncidentClosed { outcome, .. } => Some(outcome),
         _ => None,

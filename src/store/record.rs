@@ -70,7 +70,11 @@ impl Store {
     fn record(&self, row: &Row<'_>) -> Result<EventRecord, StoreError> {
         let raw_id: i64 = row.get(0).in_store(&self.path)?;
         let raw_seq: i64 = row.get(1).in_store(&self.path)?;
-        let body: String = row.get(2).in_store(&self.path)?;
+        let body = row.get_ref(2).in_store(&self.path)?;
+        let body = body
+            .as_bytes_or_null()
+            .unwrap_or_default()
+            .unwrap_or_default();
         let prev_hash: String = row.get(3).in_store(&self.path)?;
         let hash: String = row.get(4).in_store(&self.path)?;
 
@@ -84,7 +88,7 @@ impl Store {
         let damaged = |detail: String| self.damaged(incident, seq, detail);
 
         let parsed: ParsedBody =
-            serde_json::from_str(&body).map_err(|e| damaged(format!("unreadable body: {e}")))?;
+            serde_json::from_slice(body).map_err(|e| damaged(format!("unreadable body: {e}")))?;
         let chain_hash = |text: &str, column: &str| {
             text.parse::<ChainHash>()
                 .map_err(|e| damaged(format!("`{column}` is not a hash: {e}")))

@@ -105,6 +105,17 @@ pub enum ProblemKind {
     NoEvents,
 }
 
+impl ProblemKind {
+    /// Whether the problem is about the order of events rather than one event's content; at
+    /// one seq it says more, so it is listed first.
+    fn is_structural(&self) -> bool {
+        matches!(
+            self,
+            Self::Missing { .. } | Self::Reordered { .. } | Self::Inserted { .. }
+        )
+    }
+}
+
 /// The state of a closed incident's seal.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SealStatus {
@@ -144,7 +155,7 @@ impl Store {
         let mut walk = Walk::new(*incident, &record, &rows);
         walk.run();
         let Walk { mut problems, .. } = walk;
-        problems.sort_by_key(|p| p.seq);
+        problems.sort_by_key(|p| (p.seq, !p.kind.is_structural()));
 
         let head = rows.last().map(Link::head);
         let seal = self.check_seal(*incident, &rows, head, trusted)?;
@@ -436,6 +447,7 @@ impl<'a> Walk<'a> {
             .ok()
             .and_then(|prev| self.by_hash.get(prev));
 
+        let predecessor = predecessor.filter(|before| **before != position);
         match predecessor.copied() {
             // It follows an event stored after it.
             Some(before) if before > position => (row.seq, reordered),

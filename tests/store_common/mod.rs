@@ -1,6 +1,8 @@
 //! Fixtures shared by the `store_*` integration tests: an opening, a clock, a key, a walk.
 
-#![allow(dead_code)]
+// Each test binary uses a different part of this module, and a failed fixture should stop
+// the test at once, as `unwrap` inside a `#[test]` function does.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
