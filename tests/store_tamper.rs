@@ -1,6 +1,9 @@
 //! Tampering with the SQLite file behind custos's back, and verification naming the first bad
 //! event and what is wrong with it.
 
+// The helpers below fail their test the way `unwrap` inside a `#[test]` function does.
+#![allow(clippy::unwrap_used)]
+
 mod store_common;
 
 use custos::store::{ChainHash, IncidentId, Problem, ProblemKind, SealStatus, Store, Verification};
