@@ -1,6 +1,9 @@
 //! Two writers on one log, as a responder and a second custodian in another terminal: each
 //! with its own connection, at the same time, on the same incident and on different ones.
 
+// The helper below fails its test the way `unwrap` inside a `#[test]` function does.
+#![allow(clippy::unwrap_used)]
+
 mod store_common;
 
 use std::sync::{Arc, Barrier};
