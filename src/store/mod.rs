@@ -82,6 +82,7 @@ mod incident;
 mod record;
 mod schema;
 mod seal;
+mod verification;
 mod verify;
 mod write;
 
@@ -99,7 +100,7 @@ pub use incident::{Incident, IncidentState, Opening};
 pub use record::EventRecord;
 pub use schema::Durability;
 pub use seal::Seal;
-pub use verify::{Head, Problem, ProblemKind, SealStatus, Verification};
+pub use verification::{Head, Problem, ProblemKind, SealStatus, Verification};
 
 /// How long a write waits for another process to release the log before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
