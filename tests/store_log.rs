@@ -237,8 +237,8 @@ fn append_refuses_opening_and_closing_events_and_writes_nothing() {
 
     assert_eq!(
         error.to_string(),
-        "a `incident_closed` event cannot be appended to incident `INC-1`; it is written by \
-         `close` only"
+        "`incident_closed` events cannot be appended to incident `INC-1`; only `close` writes \
+         them"
     );
     assert_eq!(store.events(&id).unwrap().len(), 5);
 }

@@ -63,7 +63,7 @@ pub enum StoreError {
     IncidentClosed { id: String },
 
     /// `append` was given an event that only `open_incident` or `close` may write.
-    #[error("a `{kind}` event cannot be appended to incident `{id}`; it is written by `{by}` only")]
+    #[error("`{kind}` events cannot be appended to incident `{id}`; only `{by}` writes them")]
     ReservedEvent {
         id: String,
         kind: &'static str,

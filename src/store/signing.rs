@@ -7,6 +7,7 @@
 //! written; it is never printed. What custos publishes is the public key, as
 //! [`public_key_text`] writes it. Key rotation and keys held in an HSM are not handled here.
 
+use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,12 @@ const SECRET_PREFIX: &str = "ed25519-secret:";
 
 /// The key file for the log at `store`: `$CUSTOS_SIGNING_KEY`, else `signing.key` beside it.
 pub fn default_key_path(store: &Path) -> PathBuf {
-    match std::env::var_os("CUSTOS_SIGNING_KEY").filter(|p| !p.is_empty()) {
+    key_path_from(std::env::var_os("CUSTOS_SIGNING_KEY"), store)
+}
+
+/// [`default_key_path`] with the environment given, so it can be tested without changing it.
+fn key_path_from(variable: Option<OsString>, store: &Path) -> PathBuf {
+    match variable.filter(|p| !p.is_empty()) {
         Some(path) => PathBuf::from(path),
         None => store.with_file_name("signing.key"),
     }
@@ -99,13 +105,20 @@ fn create(path: &Path) -> Result<SigningKey, StoreError> {
     line.extend_from_slice(SECRET_PREFIX.as_bytes());
     line.extend_from_slice(digits.as_slice());
     line.push(b'\n');
-    let temporary = path.with_extension(format!("new.{}", std::process::id()));
+    let nonce = getrandom::u64().map_err(|source| StoreError::Randomness {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let temporary = path.with_extension(format!("new.{}.{nonce:016x}", std::process::id()));
     let written = write_private(&temporary, &line);
     let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
     let _ = std::fs::remove_file(&temporary);
 
     match linked {
-        Ok(()) => Ok(key),
+        Ok(()) => {
+            sync_directory(path);
+            Ok(key)
+        }
         Err(error) if error.kind() == ErrorKind::AlreadyExists => load(path),
         Err(error) => Err(key_file(error)),
     }
@@ -121,6 +134,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Flushes the directory entry of a new key file; on failure the key still works, it is only
+/// less sure to survive a power cut, so the error is not reported.
+fn sync_directory(path: &Path) {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return;
+    };
+    if let Ok(directory) = File::open(parent) {
+        let _ = directory.sync_all();
+    }
 }
 
 #[cfg(unix)]
@@ -231,6 +255,24 @@ mod tests {
         let secret = text.trim().strip_prefix(SECRET_PREFIX).unwrap();
 
         assert!(!format!("{key:?}").contains(secret));
+    }
+
+    #[test]
+    fn the_key_lives_beside_the_log_unless_custos_signing_key_names_a_file() {
+        let store = Path::new("/srv/custos/incidents.sqlite");
+
+        assert_eq!(
+            key_path_from(None, store),
+            Path::new("/srv/custos/signing.key")
+        );
+        assert_eq!(
+            key_path_from(Some("".into()), store),
+            Path::new("/srv/custos/signing.key")
+        );
+        assert_eq!(
+            key_path_from(Some("/etc/k".into()), store),
+            Path::new("/etc/k")
+        );
     }
 
     #[test]

@@ -26,6 +26,10 @@ impl Store {
         incident: &IncidentId,
         trusted: Option<&VerifyingKey>,
     ) -> Result<Verification, StoreError> {
+        // One read transaction, so that a writer in another process cannot close the incident
+        // between reading the chain and reading the seal.
+        let snapshot = self.conn.unchecked_transaction().in_store(&self.path)?;
+
         let Some(record) = self.incident_row(*incident)? else {
             return Err(StoreError::UnknownIncident {
                 path: self.path.clone(),
@@ -41,6 +45,7 @@ impl Store {
 
         let head = rows.last().map(Link::head);
         let seal = self.check_seal(*incident, &rows, head, trusted)?;
+        drop(snapshot);
 
         Ok(Verification {
             incident: *incident,
