@@ -12,21 +12,28 @@ use super::{IncidentId, Store, StoreError};
 /// What the engine knows when it opens an incident; the store computes the runbook's SHA-256.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Opening {
+    /// The `id` the runbook file declares.
     pub runbook_id: String,
+    /// The `version` the runbook file declares.
     pub runbook_version: u32,
     /// The runbook file's full text, kept so the incident can be replayed against it later.
     pub runbook_source: String,
     pub title: String,
     pub severity: String,
+    /// A drill: on a simulator, never on production keys. Every event repeats this flag.
     pub rehearsal: bool,
+    /// Who opened the incident; the actor of event 1.
     pub initiator: String,
+    /// The runbook's inputs as given at opening, recorded in event 1.
     pub inputs: Map<String, Value>,
 }
 
 /// Whether an incident still takes events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IncidentState {
+    /// Takes events.
     Open,
+    /// Ended with `incident_closed` and sealed.
     Closed,
 }
 
@@ -44,12 +51,15 @@ pub struct Incident {
     pub rehearsal: bool,
     pub initiator: String,
     pub state: IncidentState,
+    /// The `at` of event 1.
     pub opened_at: Timestamp,
     /// The `at` of the latest event.
     pub last_activity: Timestamp,
+    /// The `at` of the `incident_closed` event.
     pub closed_at: Option<Timestamp>,
     /// The outcome named by the `incident_closed` event.
     pub outcome: Option<String>,
+    /// How many events the log holds for the incident, the opening and closing included.
     pub event_count: u64,
 }
 

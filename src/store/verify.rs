@@ -297,8 +297,8 @@ impl<'a> Walk<'a> {
             let this_offset = written.map_or(offset, |seq| row.raw_seq - seq_i64(seq));
 
             if !linked {
-                let kind = self.explain(position, row, expected, previous_seq);
-                self.report(kind.0, kind.1);
+                let (seq, kind) = self.explain(position, row, expected, previous_seq);
+                self.report(seq, kind);
             } else if this_offset != offset {
                 self.report(
                     row.seq,
