@@ -508,3 +508,27 @@ fn cutting_the_tail_of_an_open_incident_is_not_detected_as_documented() {
     assert!(verification.is_ok());
     assert_eq!(verification.seal, SealStatus::Unsealed);
 }
+
+#[test]
+fn absurd_sequence_numbers_in_a_body_and_a_column_are_problems_not_panics() {
+    let (_dir, path, store, id) = walked();
+    let conn = raw(&path);
+    let edited = body(&conn, 3).replace(r#""seq":3"#, r#""seq":18446744073709551615"#);
+    let prev: ChainHash = hash(&conn, 2).parse().unwrap();
+    let rehashed = ChainHash::link(&prev, edited.as_bytes()).to_string();
+    conn.execute(
+        "UPDATE events SET body = ?1, hash = ?2, seq = ?3 WHERE seq = 3",
+        params![edited, rehashed, i64::MIN],
+    )
+    .unwrap();
+
+    let verification = store.verify(&id, None).unwrap();
+
+    assert!(!verification.is_ok());
+    assert!(
+        verification
+            .problems
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::MalformedColumn { column: "seq", .. }))
+    );
+}

@@ -285,16 +285,17 @@ impl<'a> Walk<'a> {
         }
 
         let mut expected = ChainHash::genesis(self.id);
-        let mut previous_seq = 0;
-        let mut offset = 0;
+        let mut previous_seq: u64 = 0;
+        let mut offset: i64 = 0;
 
         for (position, row) in self.rows.iter().enumerate() {
             self.check_row(position, row);
 
             let written = row.written_seq();
             let linked = row.prev.as_ref().ok() == Some(&expected)
-                && written.is_none_or(|seq| seq == previous_seq + 1);
-            let this_offset = written.map_or(offset, |seq| row.raw_seq - seq_i64(seq));
+                && written.is_none_or(|seq| seq == previous_seq.saturating_add(1));
+            let this_offset =
+                written.map_or(offset, |seq| row.raw_seq.saturating_sub(seq_i64(seq)));
 
             if !linked {
                 let (seq, kind) = self.explain(position, row, expected, previous_seq);
@@ -312,7 +313,7 @@ impl<'a> Walk<'a> {
 
             offset = this_offset;
             expected = row.link_hash().unwrap_or(expected);
-            previous_seq = written.unwrap_or(previous_seq + 1);
+            previous_seq = written.unwrap_or(previous_seq.saturating_add(1));
         }
     }
 
@@ -387,7 +388,7 @@ impl<'a> Walk<'a> {
             );
         }
 
-        if let Some(seq) = written.filter(|seq| *seq > previous_seq + 1) {
+        if let Some(seq) = written.filter(|seq| *seq > previous_seq.saturating_add(1)) {
             let first = previous_seq + 1;
             return (
                 first,
