@@ -144,3 +144,49 @@ fn a_writer_blocked_past_the_timeout_is_told_another_process_holds_the_log() {
     assert_eq!(store.events(&id).unwrap().len(), 1);
     store.append(&id, "bob", at(1), &[note("bob", 0)]).unwrap();
 }
+
+/// Set in the environment of a child process that should act as the second writer.
+const CHILD_LOG: &str = "CUSTOS_TEST_SECOND_WRITER_LOG";
+
+/// Does nothing in a normal run; in the child started below, appends as `bob`.
+#[test]
+fn second_writer_process() {
+    let Ok(path) = std::env::var(CHILD_LOG) else {
+        return;
+    };
+    let mut store = Store::open(std::path::Path::new(&path)).unwrap();
+    let id = "INC-1".parse().unwrap();
+    for n in 0..PER_WRITER {
+        store.append(&id, "bob", at(1), &[note("bob", n)]).unwrap();
+    }
+}
+
+#[test]
+fn two_processes_appending_to_one_incident_keep_one_unbroken_chain() {
+    let (_dir, path, mut store) = store_common::temp_store();
+    let id = store
+        .open_incident(&opening("two terminals", false), at(0))
+        .unwrap();
+
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "second_writer_process", "--quiet"])
+        .env(CHILD_LOG, &path)
+        .spawn()
+        .unwrap();
+    for n in 0..PER_WRITER {
+        store
+            .append(&id, "alice", at(1), &[note("alice", n)])
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+
+    assert!(output.status.success());
+    let records = store.events(&id).unwrap();
+    assert_eq!(records.len(), 1 + 2 * PER_WRITER);
+    assert_eq!(
+        records.iter().filter(|r| r.actor == "bob").count(),
+        PER_WRITER
+    );
+    let verification = store.verify(&id, None).unwrap();
+    assert!(verification.is_ok(), "{:#?}", verification.problems);
+}
