@@ -171,6 +171,8 @@ fn two_processes_appending_to_one_incident_keep_one_unbroken_chain() {
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "second_writer_process", "--quiet"])
         .env(CHILD_LOG, &path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     for n in 0..PER_WRITER {
@@ -180,7 +182,11 @@ fn two_processes_appending_to_one_incident_keep_one_unbroken_chain() {
     }
     let output = child.wait_with_output().unwrap();
 
-    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the second writer failed: {stderr}"
+    );
     let records = store.events(&id).unwrap();
     assert_eq!(records.len(), 1 + 2 * PER_WRITER);
     assert_eq!(
