@@ -5,7 +5,8 @@ use std::fmt;
 
 use super::{ChainHash, IncidentId};
 
-/// The outcome of [`Store::verify`](super::Store::verify): every problem found in the chain, and the seal's state.
+/// The outcome of [`Store::verify`](super::Store::verify): every problem in the chain, and the
+/// seal.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verification {
     pub incident: IncidentId,
