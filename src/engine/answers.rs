@@ -1,0 +1,324 @@
+//! Scripted walks: a file of answers, per node and per visit, for drills and tests.
+//!
+//! ```yaml
+//! inputs: { member: hsm-b }
+//! nodes:
+//!   lost_or_damaged: lost                 # a decision's option
+//!   intake:                               # a step's fields and notes
+//!     fields: { card_serial: "0042" }
+//!     notes: [Card reported by the night guard]
+//!   kcv_matches: ["no", "yes"]            # one answer per visit of a looping node
+//!   approve_restore:
+//!     approvals:
+//!       - { person: alice, passphrase_env: ALICE_PASSPHRASE }
+//!       - { wait: true }                  # wait for `custos approve` from another terminal
+//! ```
+//!
+//! Visits are counted from the log, so a resumed walk picks up the answer for the visit it is
+//! at. A node without an answer stops the walk, which stays open to resume.
+
+use super::fields::check_value;
+use super::responder::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View};
+use crate::runbook::{Diagnostic, Edge, Input, Pos, Report, Requirement};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// A parsed answers file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    #[serde(default)]
+    pub nodes: HashMap<String, Visits>,
+}
+
+/// The answers to one node: one for every visit, or a list, one per visit in order.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Visits {
+    Each(Vec<Answer>),
+    Always(Answer),
+}
+
+/// The answer to one visit of a node.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// Just the option of a decision.
+    Option(String),
+    Full(FullAnswer),
+}
+
+/// The answer to one visit, with everything it may carry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FullAnswer {
+    pub choose: Option<String>,
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub approvals: Vec<ScriptedApproval>,
+}
+
+/// One approval in a script: a person whose passphrase is in an environment variable, or a
+/// wait for approvals from elsewhere.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedApproval {
+    pub person: Option<String>,
+    pub passphrase_env: Option<String>,
+    #[serde(default)]
+    pub wait: bool,
+}
+
+impl Answers {
+    /// Reads an answers file, with errors that say where.
+    pub fn load(path: &Path) -> Result<Self, Report> {
+        let report = |message: String, at: Option<Pos>, source: String| {
+            Report::new(path, source, vec![Diagnostic::new(at, message)])
+        };
+        let source = std::fs::read_to_string(path).map_err(|error| {
+            report(
+                format!("cannot read the answers file: {error}"),
+                None,
+                String::new(),
+            )
+        })?;
+        let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+        serde_saphyr::from_str_with_options(&source, options).map_err(|error| {
+            let at = error.location().map(|location| Pos {
+                line: u32::try_from(location.line()).unwrap_or(0),
+                column: u32::try_from(location.column()).unwrap_or(0),
+                width: 1,
+            });
+            let message = error.without_snippet().to_string();
+            let message = message
+                .lines()
+                .next()
+                .unwrap_or("not a valid answers file")
+                .to_owned();
+            report(
+                format!("not a valid answers file: {message}"),
+                at,
+                source.clone(),
+            )
+        })
+    }
+
+    fn answer(&self, node: &str, visit: u32) -> Option<FullAnswer> {
+        let visits = self.nodes.get(node)?;
+        let answer = match visits {
+            Visits::Always(answer) => answer,
+            Visits::Each(list) => list.get(usize::try_from(visit).ok()?.checked_sub(1)?)?,
+        };
+        Some(match answer {
+            Answer::Option(option) => FullAnswer {
+                choose: Some(option.clone()),
+                ..FullAnswer::default()
+            },
+            Answer::Full(full) => FullAnswer {
+                choose: full.choose.clone(),
+                fields: full.fields.clone(),
+                notes: full.notes.clone(),
+                approvals: full
+                    .approvals
+                    .iter()
+                    .map(|approval| ScriptedApproval {
+                        person: approval.person.clone(),
+                        passphrase_env: approval.passphrase_env.clone(),
+                        wait: approval.wait,
+                    })
+                    .collect(),
+            },
+        })
+    }
+}
+
+/// A responder that answers from a file and prints what happens.
+pub struct Script {
+    answers: Answers,
+    /// Approvals of the current approval visit already handed out: (node, visit, index).
+    approvals_used: HashMap<(String, u32), usize>,
+    quiet: bool,
+}
+
+impl Script {
+    pub fn new(answers: Answers, quiet: bool) -> Self {
+        Self {
+            answers,
+            approvals_used: HashMap::new(),
+            quiet,
+        }
+    }
+
+    fn required(&self, view: &View<'_>) -> Result<FullAnswer, Stop> {
+        let node = view.node.id.to_string();
+        self.answers
+            .answer(&node, view.visit)
+            .ok_or(Stop::Unanswered {
+                node,
+                visit: view.visit,
+            })
+    }
+}
+
+impl Responder for Script {
+    fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop> {
+        let mut values = Map::new();
+        for input in inputs {
+            match self.answers.inputs.get(&input.name) {
+                Some(value) => {
+                    let value = check_value(input, value).map_err(|reason| {
+                        Stop::Invalid(format!("input `{}`: {reason}", input.name))
+                    })?;
+                    values.insert(input.name.clone(), value);
+                }
+                None if input.required => {
+                    return Err(Stop::Invalid(format!(
+                        "the answers file gives no value for the input `{}` ({})",
+                        input.name, input.prompt
+                    )));
+                }
+                None => {}
+            }
+        }
+        if let Some(extra) = self
+            .answers
+            .inputs
+            .keys()
+            .find(|name| !inputs.iter().any(|i| &i.name == *name))
+        {
+            return Err(Stop::Invalid(format!(
+                "the answers file gives `{extra}`, which the runbook does not ask for"
+            )));
+        }
+        Ok(values)
+    }
+
+    fn arrive(&mut self, view: &View<'_>) {
+        if !self.quiet {
+            println!("[{}] {} ({})", view.step, view.node.title, view.node.id);
+        }
+    }
+
+    fn decide(&mut self, view: &View<'_>, options: &[Edge]) -> Result<Choice, Stop> {
+        let answer = self.required(view)?;
+        let Some(option) = answer.choose else {
+            return Err(Stop::Invalid(format!(
+                "the answer for decision `{}` has no `choose`",
+                view.node.id
+            )));
+        };
+        if !options
+            .iter()
+            .any(|edge| matches!(&edge.label, crate::runbook::EdgeLabel::Option(o) if *o == option))
+        {
+            let known: Vec<String> = options
+                .iter()
+                .map(|edge| format!("`{}`", edge.label))
+                .collect();
+            return Err(Stop::Invalid(format!(
+                "`{option}` is not an option of decision `{}`; it offers {}",
+                view.node.id,
+                known.join(", ")
+            )));
+        }
+        Ok(Choice {
+            option,
+            notes: answer.notes,
+        })
+    }
+
+    fn complete(&mut self, view: &View<'_>, fields: &[Input]) -> Result<Done, Stop> {
+        let answer = match self.required(view) {
+            Ok(answer) => answer,
+            Err(stop) if fields.iter().all(|field| !field.required) => {
+                let _ = stop;
+                FullAnswer::default()
+            }
+            Err(stop) => return Err(stop),
+        };
+        let mut values = Map::new();
+        for field in fields {
+            match answer.fields.get(&field.name) {
+                Some(value) => {
+                    let value = check_value(field, value).map_err(|reason| {
+                        Stop::Invalid(format!(
+                            "node `{}`, field `{}`: {reason}",
+                            view.node.id, field.name
+                        ))
+                    })?;
+                    values.insert(field.name.clone(), value);
+                }
+                None if field.required => {
+                    return Err(Stop::Invalid(format!(
+                        "the answer for step `{}` has no value for the field `{}` ({})",
+                        view.node.id, field.name, field.prompt
+                    )));
+                }
+                None => {}
+            }
+        }
+        Ok(Done {
+            fields: values,
+            notes: answer.notes,
+        })
+    }
+
+    fn notes(&mut self, view: &View<'_>) -> Vec<String> {
+        self.answers
+            .answer(view.node.id.as_str(), view.visit)
+            .map(|answer| answer.notes)
+            .unwrap_or_default()
+    }
+
+    fn approve(
+        &mut self,
+        view: &View<'_>,
+        _: &Requirement,
+        _: &[String],
+    ) -> Result<ApprovalMove, Stop> {
+        let answer = self.required(view)?;
+        let key = (view.node.id.to_string(), view.visit);
+        let used = self.approvals_used.entry(key).or_default();
+        let Some(next) = answer.approvals.get(*used) else {
+            return Ok(ApprovalMove::Wait);
+        };
+        *used += 1;
+        if next.wait {
+            return Ok(ApprovalMove::Wait);
+        }
+        let person = next.person.clone().ok_or_else(|| {
+            Stop::Invalid(format!(
+                "an approval for `{}` names no `person`",
+                view.node.id
+            ))
+        })?;
+        let variable = next.passphrase_env.clone().ok_or_else(|| {
+            Stop::Invalid(format!(
+                "the approval of `{person}` names no `passphrase_env`"
+            ))
+        })?;
+        let passphrase = std::env::var(&variable).map_err(|_| {
+            Stop::Invalid(format!(
+                "the environment variable `{variable}` for `{person}`'s passphrase is not set"
+            ))
+        })?;
+        Ok(ApprovalMove::Approve(Approver {
+            person,
+            passphrase: Zeroizing::new(passphrase),
+        }))
+    }
+
+    fn tell(&mut self, message: &str) {
+        if !self.quiet {
+            println!("    {message}");
+        }
+    }
+}

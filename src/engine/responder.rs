@@ -1,0 +1,97 @@
+//! The person at the other end of a walk, whoever or whatever answers for them.
+//!
+//! The walk asks; a [`Responder`] answers. The terminal (in `cli`) asks a human through
+//! prompts; [`super::answers::Script`] answers from a file for drills and tests. Either may
+//! stop the walk instead of answering, and the incident stays open to resume.
+
+use crate::runbook::{Edge, Input, Node, Requirement};
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+/// Why a responder did not answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The answers file has nothing for this visit of this node.
+    Unanswered { node: String, visit: u32 },
+    /// The person chose to stop for now.
+    Paused,
+    /// A value could not be used; the message says why.
+    Invalid(String),
+}
+
+/// What the walk shows about the node it is at.
+pub struct View<'a> {
+    pub node: &'a Node,
+    /// The guidance rendered with what is known so far.
+    pub guidance: Option<String>,
+    /// Which visit of this node this is, from 1.
+    pub visit: u32,
+    /// The number of nodes entered so far, this one included.
+    pub step: usize,
+    /// The ids of the nodes entered before this one.
+    pub path: Vec<String>,
+    pub rehearsal: bool,
+}
+
+/// A decision taken, with any notes.
+#[derive(Debug)]
+pub struct Choice {
+    pub option: String,
+    pub notes: Vec<String>,
+}
+
+/// A manual step done, with its fields and any notes.
+#[derive(Debug)]
+pub struct Done {
+    pub fields: Map<String, Value>,
+    pub notes: Vec<String>,
+}
+
+/// Someone offering to approve, with their passphrase.
+pub struct Approver {
+    pub person: String,
+    pub passphrase: Zeroizing<String>,
+}
+
+/// What a responder does at an approval node.
+pub enum ApprovalMove {
+    /// Someone here approves now.
+    Approve(Approver),
+    /// Wait for approvals from other terminals (`custos approve`).
+    Wait,
+}
+
+/// The answers a walk needs.
+pub trait Responder {
+    /// The values of the runbook's inputs, when an incident opens.
+    fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop>;
+
+    /// Shows the node the walk has arrived at.
+    fn arrive(&mut self, view: &View<'_>);
+
+    /// Picks one of a decision's options.
+    fn decide(&mut self, view: &View<'_>, options: &[Edge]) -> Result<Choice, Stop>;
+
+    /// Does a manual step, filling in its fields.
+    fn complete(&mut self, view: &View<'_>, fields: &[Input]) -> Result<Done, Stop>;
+
+    /// Notes to record at a node that asks nothing (an action, a notification).
+    fn notes(&mut self, view: &View<'_>) -> Vec<String>;
+
+    /// The next approval to try at an approval node, `already` being who has approved so far.
+    fn approve(
+        &mut self,
+        view: &View<'_>,
+        require: &Requirement,
+        already: &[String],
+    ) -> Result<ApprovalMove, Stop>;
+
+    /// Says something to the person: an action's result, a refusal, a notification sent.
+    fn tell(&mut self, message: &str);
+
+    /// An automated step is running; the terminal shows a spinner until `finished`.
+    fn working(&mut self, _what: &str) {}
+
+    /// The automated step has finished.
+    fn finished(&mut self) {}
+}
