@@ -79,7 +79,7 @@ const OBJECT_CLASSES: &[&str] = &[
 ];
 const KEY_ALGORITHMS: &[&str] = &["aes-128", "aes-192", "aes-256", "tdes"];
 const KCV_METHODS: &[&str] = &["ecb", "cmac"];
-const WRAP_MECHANISMS: &[&str] = &["aes-key-wrap", "aes-key-wrap-pad"];
+const WRAP_MECHANISMS: &[&str] = &["aes-key-wrap", "aes-key-wrap-pad", "des3-ecb"];
 
 /// Every action the engine knows.
 pub const ACTIONS: &[ActionSpec] = &[
@@ -189,6 +189,7 @@ pub const ACTIONS: &[ActionSpec] = &[
             output("label", "the label of the new key"),
             output("kcv", "its check value by method 1"),
             output("method", "`ecb`"),
+            output("length", "the number of bytes kept (3)"),
         ],
         destructive: false,
         rehearsal_only: false,
@@ -218,6 +219,8 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "the wrapped key in hex (a cryptogram, not key material)",
             ),
             output("kcv", "the check value of the wrapped key by method 1"),
+            output("method", "`ecb`"),
+            output("length", "the number of bytes kept (3)"),
         ],
         destructive: false,
         rehearsal_only: false,
@@ -252,6 +255,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         outputs: &[
             output("label", "the label of the new key"),
             output("kcv", "its check value by method 1"),
+            output("method", "`ecb`"),
+            output("length", "the number of bytes kept (3)"),
         ],
         destructive: false,
         rehearsal_only: false,
@@ -337,6 +342,8 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "the check value of each component, in order",
             ),
             output("kcv", "the check value of the combined key"),
+            output("method", "`ecb`, for the components and the combined key"),
+            output("length", "the number of bytes kept (3)"),
         ],
         destructive: false,
         rehearsal_only: true,

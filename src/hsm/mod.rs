@@ -1,1 +1,383 @@
 //! Automated HSM steps through PKCS#11 (`cryptoki`): environments, sessions, actions, KCVs.
+//!
+//! [`Hsm::run`] is the one entry the engine calls: it checks an action's parameters against the
+//! catalog, resolves environments (a drill replaces production by its stand-in), asks
+//! [`Secrets`] for what it needs, and hands the PKCS#11 work to a worker thread that keeps one
+//! logged-in session per environment. It waits for the answer no longer than the time limit;
+//! a module call that hangs cannot be cancelled, so the worker is abandoned and the next action
+//! starts a fresh one. Modules are initialised once per process and finalised by
+//! [`Hsm::close`]. Prompting, formatting and retry policy belong to the caller.
+
+pub mod actions;
+pub mod error;
+pub mod health;
+pub mod kcv;
+pub mod key;
+pub mod module;
+pub mod params;
+pub mod request;
+pub mod secrets;
+pub mod token;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+pub use error::HsmError;
+pub use health::{HealthReport, Verdict};
+pub use kcv::{Kcv, KcvMethod};
+pub use secrets::{EnvSecrets, FixedSecrets, Secrets};
+
+use crate::policy::environment::{Environment, Environments};
+use request::{Job, Request};
+use token::OpenToken;
+
+/// What the worker sends back: the outputs, and the environments it holds sessions for.
+type Reply = (Result<Map<String, Value>, HsmError>, HashSet<String>);
+
+/// Work for the worker thread: the job, the PINs of environments without a session, and where
+/// to answer.
+struct Task {
+    job: Job,
+    pins: Vec<Option<Zeroizing<String>>>,
+    reply: mpsc::SyncSender<Reply>,
+}
+
+/// The front door to every HSM the environments name.
+pub struct Hsm {
+    worker: Option<mpsc::Sender<Task>>,
+    /// Environments the current worker holds a logged-in session for.
+    logged_in: HashSet<String>,
+}
+
+impl Default for Hsm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hsm {
+    /// No worker yet: the first action starts one, and loads modules as needed.
+    pub fn new() -> Self {
+        Self {
+            worker: None,
+            logged_in: HashSet::new(),
+        }
+    }
+
+    /// Runs the catalog action `action` with `params` and returns its outputs.
+    ///
+    /// In `rehearsal`, a production environment is replaced by its stand-in (or refused);
+    /// outside it, `hsm.load_components` is refused. Waits at most `timeout` for the HSM.
+    pub fn run(
+        &mut self,
+        action: &str,
+        params: &Map<String, Value>,
+        environments: &Environments,
+        secrets: &mut dyn Secrets,
+        rehearsal: bool,
+        timeout: Duration,
+    ) -> Result<Map<String, Value>, HsmError> {
+        let job = request::build(action, params, environments, secrets, rehearsal)?;
+        let mut pins = Vec::with_capacity(job.environments.len());
+        for environment in &job.environments {
+            let pin = if self.logged_in.contains(&environment.name) {
+                None
+            } else {
+                Some(secrets.pin(&environment.name)?)
+            };
+            pins.push(pin);
+        }
+        tracing::debug!(action = job.action, rehearsal, "running HSM action");
+        self.dispatch(job, pins, timeout)
+    }
+
+    /// Probes `environment` as `custos hsm check` does, for the command line to format.
+    pub fn check(
+        &mut self,
+        environment: &Environment,
+        secrets: &mut dyn Secrets,
+        timeout: Duration,
+    ) -> Result<HealthReport, HsmError> {
+        let pin = if self.logged_in.contains(&environment.name) {
+            None
+        } else {
+            Some(secrets.pin(&environment.name)?)
+        };
+        let (reply, answer) = mpsc::sync_channel(1);
+        let environment = environment.clone();
+        let name = environment.name.clone();
+        let started = thread::Builder::new()
+            .name(String::from("custos-hsm-check"))
+            .spawn(move || {
+                let report = health::probe(&environment, pin.as_ref());
+                let _ = reply.send(report);
+            });
+        if started.is_err() {
+            return Err(HsmError::WorkerStopped {
+                action: String::from("hsm check"),
+            });
+        }
+        answer.recv_timeout(timeout).map_err(|error| match error {
+            mpsc::RecvTimeoutError::Timeout => HsmError::Timeout {
+                action: format!("hsm check {name}"),
+                after: timeout,
+            },
+            mpsc::RecvTimeoutError::Disconnected => HsmError::WorkerStopped {
+                action: String::from("hsm check"),
+            },
+        })
+    }
+
+    fn dispatch(
+        &mut self,
+        job: Job,
+        pins: Vec<Option<Zeroizing<String>>>,
+        timeout: Duration,
+    ) -> Result<Map<String, Value>, HsmError> {
+        let action = job.action;
+        let (reply, answer) = mpsc::sync_channel(1);
+        let worker = self.worker()?;
+        if worker.send(Task { job, pins, reply }).is_err() {
+            self.abandon_worker();
+            return Err(HsmError::WorkerStopped {
+                action: action.to_owned(),
+            });
+        }
+
+        match answer.recv_timeout(timeout) {
+            Ok((result, live)) => {
+                self.logged_in = live;
+                result
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!(
+                    action,
+                    ?timeout,
+                    "HSM action timed out; abandoning the worker"
+                );
+                self.abandon_worker();
+                Err(HsmError::Timeout {
+                    action: action.to_owned(),
+                    after: timeout,
+                })
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.abandon_worker();
+                Err(HsmError::WorkerStopped {
+                    action: action.to_owned(),
+                })
+            }
+        }
+    }
+
+    fn worker(&mut self) -> Result<&mpsc::Sender<Task>, HsmError> {
+        if self.worker.is_none() {
+            let (sender, tasks) = mpsc::channel::<Task>();
+            thread::Builder::new()
+                .name(String::from("custos-hsm"))
+                .spawn(move || work(&tasks))
+                .map_err(|_| HsmError::WorkerStopped {
+                    action: String::from("starting"),
+                })?;
+            self.logged_in.clear();
+            self.worker = Some(sender);
+        }
+        self.worker.as_ref().ok_or_else(|| HsmError::WorkerStopped {
+            action: String::from("starting"),
+        })
+    }
+
+    /// Forgets the worker: its sessions close when (if ever) its current call returns.
+    fn abandon_worker(&mut self) {
+        self.worker = None;
+        self.logged_in.clear();
+    }
+
+    /// Closes every session, then finalises every module this process loaded.
+    ///
+    /// Waits up to `timeout` for the worker to close its sessions; a worker stuck in a module
+    /// call is left behind, and finalising then is the module's risk to bear.
+    pub fn close(mut self, timeout: Duration) -> Result<(), HsmError> {
+        if let Some(worker) = self.worker.take() {
+            let (reply, answer) = mpsc::sync_channel(1);
+            let job = Job {
+                action: "close",
+                request: Request::Health,
+                environments: Vec::new(),
+            };
+            if worker
+                .send(Task {
+                    job,
+                    pins: Vec::new(),
+                    reply,
+                })
+                .is_ok()
+            {
+                let _ = answer.recv_timeout(timeout);
+            }
+        }
+        let failures = module::finalize_modules();
+        match failures.into_iter().next() {
+            None => Ok(()),
+            Some((path, detail)) => Err(HsmError::Library {
+                environment: path.display().to_string(),
+                operation: "C_Finalize",
+                detail,
+            }),
+        }
+    }
+}
+
+/// The worker loop: one logged-in session per environment, kept between tasks. A task with no
+/// environments closes them all and ends the loop.
+fn work(tasks: &mpsc::Receiver<Task>) {
+    let mut open: HashMap<String, OpenToken> = HashMap::new();
+    while let Ok(task) = tasks.recv() {
+        if task.job.environments.is_empty() {
+            open.clear();
+            let _ = task.reply.send((Ok(Map::new()), HashSet::new()));
+            return;
+        }
+
+        let names: Vec<String> = task
+            .job
+            .environments
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        let result = execute(&mut open, task.job, &task.pins);
+        if let Err(error) = &result
+            && error.ends_session()
+        {
+            for name in &names {
+                open.remove(name);
+            }
+        }
+        let live = open.keys().cloned().collect();
+        let _ = task.reply.send((result, live));
+    }
+}
+
+/// The open session for `environment`, logging in with `pin` if there is none yet.
+fn session<'a>(
+    open: &'a mut HashMap<String, OpenToken>,
+    environment: &Environment,
+    pin: Option<&Zeroizing<String>>,
+) -> Result<&'a OpenToken, HsmError> {
+    if !open.contains_key(&environment.name) {
+        let Some(pin) = pin else {
+            return Err(HsmError::PinUnavailable {
+                environment: environment.name.clone(),
+                reason: String::from("the session custos held was lost; run the action again"),
+            });
+        };
+        let token = token::open(environment, pin)?;
+        open.insert(environment.name.clone(), token);
+    }
+    open.get(&environment.name)
+        .ok_or_else(|| HsmError::PinUnavailable {
+            environment: environment.name.clone(),
+            reason: String::from("the session could not be kept"),
+        })
+}
+
+fn execute(
+    open: &mut HashMap<String, OpenToken>,
+    job: Job,
+    pins: &[Option<Zeroizing<String>>],
+) -> Result<Map<String, Value>, HsmError> {
+    let environment = &job.environments[0];
+    let pin = pins.first().and_then(Option::as_ref);
+
+    if let Request::Health = job.request {
+        let held = open.contains_key(&environment.name);
+        let report = health::probe(environment, if held { None } else { pin });
+        return Ok(report.to_outputs());
+    }
+    if let Request::Compare = job.request {
+        return compare(open, &job.environments, pins);
+    }
+
+    let token = session(open, environment, pin)?;
+    let (session, name) = (&token.session, environment.name.as_str());
+    match job.request {
+        Request::Find { label, id, class } => {
+            actions::find(session, name, label.as_deref(), id.as_deref(), class)
+        }
+        Request::Kcv {
+            label,
+            method,
+            length,
+        } => actions::kcv(session, name, &label, method, length),
+        Request::Generate {
+            label,
+            id,
+            algorithm,
+            sensitive,
+            extractable,
+        } => actions::generate(
+            session,
+            name,
+            &label,
+            &id,
+            algorithm,
+            sensitive,
+            extractable,
+        ),
+        Request::Wrap {
+            key,
+            wrapping_key,
+            mechanism,
+        } => actions::wrap(session, name, &key, &wrapping_key, mechanism),
+        Request::Unwrap {
+            wrapped,
+            unwrapping_key,
+            label,
+            id,
+            algorithm,
+            mechanism,
+        } => {
+            let new = actions::NewKey {
+                label: &label,
+                id: &id,
+                algorithm,
+            };
+            actions::unwrap(session, name, &wrapped, &unwrapping_key, &new, mechanism)
+        }
+        Request::Destroy { label, class } => actions::destroy(session, name, &label, class),
+        Request::LoadComponents {
+            label,
+            id,
+            algorithm,
+            components,
+        } => actions::load_components(session, name, &label, &id, algorithm, &components),
+        Request::Health | Request::Compare => Ok(Map::new()),
+    }
+}
+
+fn compare(
+    open: &mut HashMap<String, OpenToken>,
+    environments: &[Environment],
+    pins: &[Option<Zeroizing<String>>],
+) -> Result<Map<String, Value>, HsmError> {
+    let [left, right] = environments else {
+        return Ok(Map::new());
+    };
+    let pin = |index: usize| pins.get(index).and_then(Option::as_ref);
+
+    let left_token = session(open, left, pin(0))?;
+    let left_keys = actions::inventory(&left_token.session, &left.name)?;
+    let right_token = session(open, right, pin(1))?;
+    let right_keys = actions::inventory(&right_token.session, &right.name)?;
+    Ok(actions::compare(
+        &left.name,
+        &left_keys,
+        &right.name,
+        &right_keys,
+    ))
+}
