@@ -412,6 +412,12 @@ fn describe(
             .filter(|value| value.len() >= 3)
             .map(|value| Kcv::from_block(&value, KcvMethod::Ecb, 3)),
     };
+    // DES keys have no CKA_VALUE_LEN: their length follows from the type.
+    let bytes = bytes.or_else(|| match key_type {
+        Some(kind) if kind == KeyType::DES3 => Some(24),
+        Some(kind) if kind == KeyType::DES2 => Some(16),
+        _ => None,
+    });
     json["key_type"] = json!(key_type.map(key::key_type_name));
     json["bits"] = json!(bytes.map(|bytes| bytes * 8));
     json["attributes"] = Value::Object(flags);

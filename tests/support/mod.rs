@@ -6,7 +6,7 @@
 //! pointing at a fresh directory: [`softhsm`] is called in the parent, which prepares the
 //! tokens and waits for the child, and again in the child, which runs the body.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -111,7 +111,16 @@ fn prepare(dir: &Path) {
 
     for label in ["custos-drill-primary", "custos-drill-secondary"] {
         let status = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", label, "--so-pin", SO_PIN, "--pin", PIN])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                SO_PIN,
+                "--pin",
+                PIN,
+            ])
             .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
             .output();
         match status {
@@ -130,7 +139,10 @@ fn prepare(dir: &Path) {
 
 /// A `with:` map from pairs, values as JSON.
 pub fn with(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect()
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect()
 }
 
 /// Secrets that answer the test PIN for the drill environments.
@@ -150,7 +162,14 @@ pub fn run(
     params: &[(&str, Value)],
 ) -> Result<Map<String, Value>, custos::hsm::HsmError> {
     let timeout = std::time::Duration::from_secs(20);
-    hsm.run(action, &with(params), &drill.environments, &mut secrets(), false, timeout)
+    hsm.run(
+        action,
+        &with(params),
+        &drill.environments,
+        &mut secrets(),
+        false,
+        timeout,
+    )
 }
 
 /// Imports a secret key with a known value through cryptoki, as a key ceremony would, so KCVs
@@ -164,7 +183,9 @@ pub fn import_key(drill: &Drill, environment: &str, label: &str, key_type: &str,
     let session = found.context.open_rw_session(found.slot).unwrap();
     let pin = cryptoki::types::AuthPin::from(PIN);
     match session.login(UserType::User, Some(&pin)) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
+        }
         Err(error) => panic!("login to import `{label}`: {error}"),
     }
     let key_type = match key_type {
