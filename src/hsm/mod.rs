@@ -201,26 +201,10 @@ impl Hsm {
     /// Closes every session, then finalises every module this process loaded.
     ///
     /// Waits up to `timeout` for the worker to close its sessions; a worker stuck in a module
-    /// call is left behind, and finalising then is the module's risk to bear.
+    /// call is left behind, and finalising then is the module's risk to bear. Drop every other
+    /// `Hsm` first: modules are shared by the whole process.
     pub fn close(mut self, timeout: Duration) -> Result<(), HsmError> {
-        if let Some(worker) = self.worker.take() {
-            let (reply, answer) = mpsc::sync_channel(1);
-            let job = Job {
-                action: "close",
-                request: Request::Health,
-                environments: Vec::new(),
-            };
-            if worker
-                .send(Task {
-                    job,
-                    pins: Vec::new(),
-                    reply,
-                })
-                .is_ok()
-            {
-                let _ = answer.recv_timeout(timeout);
-            }
-        }
+        self.shut_down(timeout);
         let failures = module::finalize_modules();
         match failures.into_iter().next() {
             None => Ok(()),
@@ -230,6 +214,37 @@ impl Hsm {
                 detail,
             }),
         }
+    }
+
+    /// Asks the worker to close its sessions and waits up to `timeout` for it to do so.
+    fn shut_down(&mut self, timeout: Duration) {
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job {
+            action: "close",
+            request: Request::Health,
+            environments: Vec::new(),
+        };
+        if worker
+            .send(Task {
+                job,
+                pins: Vec::new(),
+                reply,
+            })
+            .is_ok()
+        {
+            let _ = answer.recv_timeout(timeout);
+        }
+        self.logged_in.clear();
+    }
+}
+
+impl Drop for Hsm {
+    /// Closes the sessions (not the modules: see [`Hsm::close`]), waiting a moment for them.
+    fn drop(&mut self) {
+        self.shut_down(Duration::from_secs(2));
     }
 }
 
