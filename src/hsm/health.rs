@@ -13,7 +13,7 @@ use cryptoki::session::Session;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use super::{HsmError, token};
+use super::{HsmError, module, token};
 use crate::policy::environment::Environment;
 
 /// The overall state of an environment.
@@ -120,17 +120,14 @@ pub fn probe(environment: &Environment, pin: Option<&Zeroizing<String>>) -> Heal
         details: Vec::new(),
     };
 
-    let found = match token::find(environment) {
-        Ok(found) => found,
+    let context = match module::module(&environment.name, &environment.module) {
+        Ok(context) => context,
         Err(error) => {
-            if let HsmError::TokenNotFound { slots, .. } = &error {
-                report.slots = Some(*slots);
-            }
             report.details.push(error.to_string());
             return report;
         }
     };
-    report.library = found.context.get_library_info().ok().map(|info| {
+    report.library = context.get_library_info().ok().map(|info| {
         let version = info.library_version();
         let maker = info.manufacturer_id().trim_end();
         let description = info.library_description().trim_end();
@@ -140,7 +137,15 @@ pub fn probe(environment: &Environment, pin: Option<&Zeroizing<String>>) -> Heal
             version.minor()
         )
     });
-    report.slots = found.context.get_all_slots().ok().map(|slots| slots.len());
+    report.slots = context.get_all_slots().ok().map(|slots| slots.len());
+
+    let found = match token::find(environment) {
+        Ok(found) => found,
+        Err(error) => {
+            report.details.push(error.to_string());
+            return report;
+        }
+    };
     report.token = Some(token_state(&found.info));
 
     let session = open_and_login(environment, &found, pin, &mut report);
