@@ -22,6 +22,7 @@ pub const PIN: &str = "123456";
 const SO_PIN: &str = "12345678";
 const CHILD: &str = "CUSTOS_TEST_CHILD";
 const DIR: &str = "CUSTOS_TEST_DIR";
+const ENVIRONMENTS: &str = "CUSTOS_TEST_ENVIRONMENTS";
 
 /// The test's tokens, seen from the child process.
 pub struct Drill {
@@ -73,20 +74,39 @@ environments:
 /// Runs `body` in a child process whose SoftHSM2 has the tokens `custos-drill-primary` and
 /// `custos-drill-secondary`. `name` must be the test function's name.
 pub fn softhsm(name: &str, body: impl FnOnce(&Drill)) {
+    in_child(
+        name,
+        |dir| {
+            prepare(dir);
+            (dir.join("softhsm2.conf"), dir.join("environments.yaml"))
+        },
+        body,
+    );
+}
+
+/// Runs `body` in a child process. In the parent, `setup` gets a fresh directory and returns
+/// the SoftHSM2 config and the environments file the child uses.
+pub fn in_child(
+    name: &str,
+    setup: impl FnOnce(&Path) -> (PathBuf, PathBuf),
+    body: impl FnOnce(&Drill),
+) {
     if std::env::var(CHILD).as_deref() == Ok(name) {
         let dir = PathBuf::from(std::env::var(DIR).expect("the parent sets the directory"));
-        let environments = Environments::load(dir.join("environments.yaml")).unwrap();
+        let file = std::env::var(ENVIRONMENTS).expect("the parent sets the environments");
+        let environments = Environments::load(file).unwrap();
         body(&Drill { dir, environments });
         return;
     }
 
     let dir = tempfile::tempdir().unwrap();
-    prepare(dir.path());
+    let (config, environments) = setup(dir.path());
     let output = Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, name)
         .env(DIR, dir.path())
-        .env("SOFTHSM2_CONF", dir.path().join("softhsm2.conf"))
+        .env(ENVIRONMENTS, environments)
+        .env("SOFTHSM2_CONF", config)
         .env("CUSTOS_DRILL_PIN", PIN)
         .output()
         .unwrap();
@@ -150,6 +170,7 @@ pub fn secrets() -> FixedSecrets {
     FixedSecrets::new()
         .with_pin("drill-primary", PIN)
         .with_pin("drill-secondary", PIN)
+        .with_pin("drill-new", PIN)
         .with_pin("absent-token", PIN)
         .with_pin("missing-module", PIN)
 }
