@@ -344,32 +344,94 @@ const FLAGS: [(AttributeType, &str); 8] = [
     (AttributeType::Unwrap, "unwrap"),
 ];
 
-fn describe(
+fn read_attributes(
     session: &Session,
     environment: &str,
     handle: ObjectHandle,
-) -> Result<Described, HsmError> {
-    let read = |types: &[AttributeType]| {
-        session
-            .get_attributes(handle, types)
-            .map_err(|error| HsmError::from_cryptoki(environment, "reading attributes", error))
-    };
-    let mut label = String::new();
-    let mut id = String::new();
-    let mut class = None;
-    for attribute in read(&[
+    types: &[AttributeType],
+) -> Result<Vec<Attribute>, HsmError> {
+    session
+        .get_attributes(handle, types)
+        .map_err(|error| HsmError::from_cryptoki(environment, "reading attributes", error))
+}
+
+/// The label, id (in hex) and class of an object.
+fn identity(
+    session: &Session,
+    environment: &str,
+    handle: ObjectHandle,
+) -> Result<(String, String, ObjectClass), HsmError> {
+    let types = [
         AttributeType::Class,
         AttributeType::Label,
         AttributeType::Id,
-    ])? {
+    ];
+    let (mut label, mut id, mut class) = (String::new(), String::new(), ObjectClass::DATA);
+    for attribute in read_attributes(session, environment, handle, &types)? {
         match attribute {
-            Attribute::Class(value) => class = Some(value),
+            Attribute::Class(value) => class = value,
             Attribute::Label(bytes) => label = String::from_utf8_lossy(&bytes).into_owned(),
             Attribute::Id(bytes) => id = hex::encode_upper(bytes),
             _ => {}
         }
     }
-    let class = class.unwrap_or(ObjectClass::DATA);
+    Ok((label, id, class))
+}
+
+/// What a secret key's attributes say about it.
+#[derive(Default)]
+struct KeyFacts {
+    key_type: Option<KeyType>,
+    bytes: Option<u64>,
+    check_value: Option<Vec<u8>>,
+    encrypt: bool,
+    flags: Map<String, Value>,
+}
+
+fn key_facts(
+    session: &Session,
+    environment: &str,
+    handle: ObjectHandle,
+) -> Result<KeyFacts, HsmError> {
+    let mut types = vec![
+        AttributeType::KeyType,
+        AttributeType::ValueLen,
+        AttributeType::CheckValue,
+    ];
+    types.extend(FLAGS.iter().map(|(kind, _)| *kind));
+
+    let mut facts = KeyFacts::default();
+    for attribute in read_attributes(session, environment, handle, &types)? {
+        let kind = attribute.attribute_type();
+        if let Some((_, name)) = FLAGS.iter().find(|(known, _)| *known == kind) {
+            let value = is_set(&attribute);
+            facts.encrypt |= kind == AttributeType::Encrypt && value;
+            facts.flags.insert((*name).to_owned(), json!(value));
+            continue;
+        }
+        match attribute {
+            Attribute::KeyType(value) => facts.key_type = Some(value),
+            Attribute::ValueLen(value) => facts.bytes = Some(u64::from(value)),
+            Attribute::CheckValue(value) => facts.check_value = Some(value),
+            _ => {}
+        }
+    }
+
+    // DES keys have no CKA_VALUE_LEN: their length follows from the type.
+    facts.bytes = facts.bytes.or_else(|| match facts.key_type {
+        Some(kind) if kind == KeyType::DES3 => Some(24),
+        Some(kind) if kind == KeyType::DES2 => Some(16),
+        _ => None,
+    });
+    Ok(facts)
+}
+
+fn describe(
+    session: &Session,
+    environment: &str,
+    handle: ObjectHandle,
+) -> Result<Described, HsmError> {
+    let (label, id, class) = identity(session, environment, handle)?;
     let mut json = json!({ "label": label, "id": id, "class": key::class_name(class) });
     if class != ObjectClass::SECRET_KEY {
         return Ok(Described {
@@ -379,48 +441,21 @@ fn describe(
         });
     }
 
-    let mut types = vec![
-        AttributeType::KeyType,
-        AttributeType::ValueLen,
-        AttributeType::CheckValue,
-    ];
-    types.extend(FLAGS.iter().map(|(kind, _)| *kind));
-    let attributes = read(&types)?;
-
-    let mut flags = Map::new();
-    let (mut key_type, mut bytes, mut check_value, mut encrypt) = (None, None, None, false);
-    for attribute in attributes {
-        let kind = attribute.attribute_type();
-        if let Some((_, name)) = FLAGS.iter().find(|(known, _)| *known == kind) {
-            let value = is_set(&attribute);
-            encrypt |= kind == AttributeType::Encrypt && value;
-            flags.insert((*name).to_owned(), json!(value));
-            continue;
+    let facts = key_facts(session, environment, handle)?;
+    let kcv = match facts.key_type {
+        Some(key_type) if facts.encrypt => {
+            Some(ecb_kcv(session, environment, &label, handle, key_type)?)
         }
-        match attribute {
-            Attribute::KeyType(value) => key_type = Some(value),
-            Attribute::ValueLen(value) => bytes = Some(u64::from(value)),
-            Attribute::CheckValue(value) => check_value = Some(value),
-            _ => {}
-        }
-    }
-
-    let kcv = match key_type {
-        Some(key_type) if encrypt => Some(ecb_kcv(session, environment, &label, handle, key_type)?),
         // Without CKA_ENCRYPT, the module's own CKA_CHECK_VALUE is the ECB method too.
-        _ => check_value
+        _ => facts
+            .check_value
             .filter(|value| value.len() >= 3)
             .map(|value| Kcv::from_block(&value, KcvMethod::Ecb, 3)),
     };
-    // DES keys have no CKA_VALUE_LEN: their length follows from the type.
-    let bytes = bytes.or_else(|| match key_type {
-        Some(kind) if kind == KeyType::DES3 => Some(24),
-        Some(kind) if kind == KeyType::DES2 => Some(16),
-        _ => None,
-    });
-    json["key_type"] = json!(key_type.map(key::key_type_name));
-    json["bits"] = json!(bytes.map(|bytes| bytes * 8));
-    json["attributes"] = Value::Object(flags);
+
+    json["key_type"] = json!(facts.key_type.map(key::key_type_name));
+    json["bits"] = json!(facts.bytes.map(|bytes| bytes * 8));
+    json["attributes"] = Value::Object(facts.flags);
     json["kcv"] = kcv.as_ref().map_or(Value::Null, Kcv::to_json);
     Ok(Described { label, json, kcv })
 }
