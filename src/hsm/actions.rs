@@ -12,7 +12,7 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use serde_json::{Map, Value, json};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::HsmError;
 use super::kcv::{self, Kcv, KcvMethod};
@@ -649,8 +649,9 @@ fn transient_kcv(
     let mut template = key::secret_key_template(algorithm, name, &[], false, true, false);
     template.push(Attribute::KeyType(key_type));
     template.push(Attribute::Value(component.to_vec()));
-    let handle = session
-        .create_object(&template)
+    let created = session.create_object(&template);
+    wipe(&mut template);
+    let handle = created
         .map_err(|error| HsmError::from_cryptoki(environment, "loading a component", error))?;
 
     let kcv = ecb_kcv(session, environment, name, handle, key_type);
@@ -660,6 +661,15 @@ fn transient_kcv(
     let kcv = kcv?;
     destroyed?;
     Ok(kcv)
+}
+
+/// Overwrites the clear key values a template carried, once the HSM has its copy.
+fn wipe(template: &mut [Attribute]) {
+    for attribute in template {
+        if let Attribute::Value(value) = attribute {
+            value.zeroize();
+        }
+    }
 }
 
 /// Sets each byte's low bit so the byte has odd parity, as DES keys conventionally carry.

@@ -7,8 +7,9 @@
 //! Prompting at a terminal belongs to the command line, which implements this trait itself.
 
 use std::collections::HashMap;
+use std::fmt;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::HsmError;
 use crate::policy::environment::{Environments, PinSource};
@@ -83,7 +84,7 @@ impl Secrets for EnvSecrets {
 }
 
 /// Fixed PINs and components, for tests and scripted drills. Never use it with a live HSM.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct FixedSecrets {
     pins: HashMap<String, String>,
     components: HashMap<String, Vec<Vec<u8>>>,
@@ -109,6 +110,20 @@ impl FixedSecrets {
     pub fn with_components(mut self, label: &str, components: Vec<Vec<u8>>) -> Self {
         self.components.insert(label.to_owned(), components);
         self
+    }
+}
+
+impl fmt::Debug for FixedSecrets {
+    /// Names what it holds, never the values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixedSecrets")
+            .field("pins_for", &self.pins.keys().collect::<Vec<_>>())
+            .field(
+                "components_for",
+                &self.components.keys().collect::<Vec<_>>(),
+            )
+            .field("requests", &self.requests)
+            .finish()
     }
 }
 
@@ -144,5 +159,37 @@ impl Secrets for FixedSecrets {
                 count,
                 reason: String::from("the test gave none"),
             })
+    }
+}
+
+impl Drop for FixedSecrets {
+    fn drop(&mut self) {
+        for pin in self.pins.values_mut() {
+            pin.zeroize();
+        }
+        for component in self.components.values_mut().flatten() {
+            component.zeroize();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debug_form_of_fixed_secrets_names_environments_but_shows_no_value() {
+        let secrets = FixedSecrets::new()
+            .with_pin("drill-primary", "314159")
+            .with_components("ZMK", vec![vec![0xAB; 16]]);
+        let shown = format!("{secrets:?}");
+        assert!(
+            shown.contains("drill-primary") && shown.contains("ZMK"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("314159") && !shown.contains("171"),
+            "{shown}"
+        );
     }
 }
