@@ -1,5 +1,5 @@
 //! A module is initialised once per process however many `Hsm`s use it, and finalised only
-//! when asked.
+//! when asked; and the HSM tests fail, rather than skip, where SoftHSM2 is not installed.
 
 // Helpers outside `#[test]` functions panic on failure too: that is how a test fails.
 #![allow(clippy::unwrap_used)]
@@ -48,5 +48,28 @@ fn two_hsms_share_one_initialised_module_and_close_finalises_it() {
             );
             again.close(Duration::from_secs(5)).unwrap();
         },
+    );
+}
+
+#[test]
+fn without_softhsm2_util_the_hsm_tests_fail_and_say_how_to_install_it() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "two_hsms_share_one_initialised_module_and_close_finalises_it",
+            "--exact",
+        ])
+        .env("PATH", "/nonexistent")
+        .env_remove("CUSTOS_TEST_CHILD")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !output.status.success(),
+        "the suite must fail, not skip: {stdout}"
+    );
+    assert!(
+        stdout.contains("softhsm2-util is needed for the HSM tests")
+            && stdout.contains("apt-get install -y softhsm2 opensc"),
+        "{stdout}"
     );
 }

@@ -17,15 +17,19 @@ use crate::policy::environment::PolicyError;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum HsmError {
+    /// The action is not an `hsm.*` action of the catalog.
     #[error("`{action}` is not an HSM action custos knows")]
     UnknownAction { action: String },
 
+    /// A drill-only action was asked for outside a drill.
     #[error("`{action}` runs only in a drill: clear components are never loaded into a live HSM")]
     RehearsalOnly { action: String },
 
+    /// A required parameter is absent.
     #[error("`{action}` needs the parameter `{name}`")]
     MissingParameter { action: String, name: &'static str },
 
+    /// A parameter is unknown, of the wrong type or out of range.
     #[error("`{action}`: parameter `{name}` {reason}")]
     InvalidParameter {
         action: String,
@@ -33,12 +37,15 @@ pub enum HsmError {
         reason: String,
     },
 
+    /// An environment is unknown, or a drill has no stand-in for it.
     #[error(transparent)]
     Policy(#[from] PolicyError),
 
+    /// [`crate::hsm::Secrets`] could not give a PIN.
     #[error("no PIN for environment `{environment}`: {reason}")]
     PinUnavailable { environment: String, reason: String },
 
+    /// [`crate::hsm::Secrets`] could not give a key component.
     #[error("component {index} of {count} for `{label}` is not available: {reason}")]
     ComponentUnavailable {
         label: String,
@@ -47,6 +54,7 @@ pub enum HsmError {
         reason: String,
     },
 
+    /// A key component has a length the algorithm does not allow.
     #[error(
         "component {index} of {count} for `{label}` is {found} bytes long; {algorithm} needs \
          {needed}"
@@ -60,6 +68,7 @@ pub enum HsmError {
         needed: usize,
     },
 
+    /// The module library is absent or cannot be loaded.
     #[error(
         "cannot load the PKCS#11 module `{module}` for environment `{environment}`: {reason}",
         module = module.display()
@@ -70,6 +79,7 @@ pub enum HsmError {
         reason: String,
     },
 
+    /// No slot holds a token with the label or serial the environment names.
     #[error(
         "environment `{environment}`: no token with {token} among the {slots} slot(s) of \
          `{module}`",
@@ -82,18 +92,21 @@ pub enum HsmError {
         slots: usize,
     },
 
+    /// `CKR_PIN_INCORRECT`: never retried, the token counts wrong tries.
     #[error(
         "environment `{environment}`: the token rejected the PIN; custos does not retry, \
          because the token counts wrong tries and locks the PIN after a few"
     )]
     PinRejected { environment: String },
 
+    /// `CKR_PIN_LOCKED`, or the token flags the PIN as locked.
     #[error(
         "environment `{environment}`: the user PIN is locked; a security officer must unlock \
          or reset it before anyone can log in"
     )]
     PinLocked { environment: String },
 
+    /// No object of the class carries the label.
     #[error("environment `{environment}`: no {class} labelled `{label}` on the token")]
     ObjectNotFound {
         environment: String,
@@ -101,6 +114,7 @@ pub enum HsmError {
         class: String,
     },
 
+    /// Several objects carry a label the action needs to be unique.
     #[error(
         "environment `{environment}`: {count} objects are labelled `{label}`; the action needs \
          exactly one"
@@ -111,12 +125,14 @@ pub enum HsmError {
         count: usize,
     },
 
+    /// A new key would share its label with an existing object.
     #[error(
         "environment `{environment}`: an object labelled `{label}` already exists; custos does \
          not create a second one"
     )]
     LabelInUse { environment: String, label: String },
 
+    /// The key is of a type the operation cannot use.
     #[error("environment `{environment}`: key `{label}` is {found}; {operation} needs {needed}")]
     WrongKeyType {
         environment: String,
@@ -126,6 +142,7 @@ pub enum HsmError {
         operation: &'static str,
     },
 
+    /// The module refused the mechanism (`CKR_MECHANISM_INVALID`).
     #[error(
         "environment `{environment}`: the module refuses mechanism {mechanism} for {operation} \
          ({code}){hint}"
@@ -138,9 +155,11 @@ pub enum HsmError {
         hint: &'static str,
     },
 
+    /// A destroyed object was still found by the second search.
     #[error("environment `{environment}`: `{label}` is still on the token after it was destroyed")]
     StillPresent { environment: String, label: String },
 
+    /// Any other PKCS#11 return code, explained by [`explain`].
     #[error(
         "environment `{environment}`: {operation} failed with {code}: {meaning}",
         meaning = explain(rv).meaning
@@ -152,6 +171,7 @@ pub enum HsmError {
         rv: RvError,
     },
 
+    /// A failure inside cryptoki that is not a return code (a conversion, a null pointer).
     #[error("environment `{environment}`: {operation} failed in the PKCS#11 layer: {detail}")]
     Library {
         environment: String,
@@ -159,12 +179,14 @@ pub enum HsmError {
         detail: String,
     },
 
+    /// The time limit passed; the module call may still be running.
     #[error(
         "`{action}` did not finish within {after:?}; the module call may still be running and \
          cannot be cancelled, so custos stopped waiting and will use a fresh worker"
     )]
     Timeout { action: String, after: Duration },
 
+    /// The worker thread ended without answering.
     #[error("the HSM worker thread stopped unexpectedly while running `{action}`")]
     WorkerStopped { action: String },
 }
