@@ -50,17 +50,21 @@ impl WrapMechanism {
 
 /// What an action asks of the HSM, with its parameters checked.
 pub enum Request {
+    /// `hsm.health`.
     Health,
+    /// `hsm.find`: any of label, id and class narrow the search.
     Find {
         label: Option<String>,
         id: Option<Vec<u8>>,
         class: Option<ObjectClass>,
     },
+    /// `hsm.kcv`.
     Kcv {
         label: String,
         method: KcvMethod,
         length: usize,
     },
+    /// `hsm.generate`.
     Generate {
         label: String,
         id: Vec<u8>,
@@ -68,11 +72,13 @@ pub enum Request {
         sensitive: bool,
         extractable: bool,
     },
+    /// `hsm.wrap`.
     Wrap {
         key: String,
         wrapping_key: String,
         mechanism: WrapMechanism,
     },
+    /// `hsm.unwrap`.
     Unwrap {
         wrapped: Vec<u8>,
         unwrapping_key: String,
@@ -81,11 +87,11 @@ pub enum Request {
         algorithm: KeyAlgorithm,
         mechanism: WrapMechanism,
     },
-    Destroy {
-        label: String,
-        class: ObjectClass,
-    },
+    /// `hsm.destroy`.
+    Destroy { label: String, class: ObjectClass },
+    /// `hsm.compare`, between the job's two environments.
     Compare,
+    /// `hsm.load_components`, with every component already collected.
     LoadComponents {
         label: String,
         id: Vec<u8>,

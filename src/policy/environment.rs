@@ -56,8 +56,11 @@ pub enum PolicyError {
 /// One problem in a policy file, with the position it refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// 1-based line of the position the problem refers to.
     pub line: u64,
+    /// 1-based column of that position.
     pub column: u64,
+    /// What is wrong, lowercase, without the position.
     pub message: String,
     /// The offending source line, shown under the message with a caret.
     pub source_line: Option<String>,
@@ -94,12 +97,17 @@ impl fmt::Display for TokenSelector {
 /// One named environment: a module, a token in it, a PIN source and whether it is production.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
+    /// The name runbooks use, the key in the file.
     pub name: String,
+    /// Free text for people, such as the site of the HSM.
     pub description: Option<String>,
     /// The path of the PKCS#11 library.
     pub module: PathBuf,
+    /// How the token is recognised among the module's slots.
     pub token: TokenSelector,
+    /// Where the user PIN comes from.
     pub pin: PinSource,
+    /// Whether the environment holds live keys; a drill never touches it.
     pub production: bool,
     /// For a production environment, the non-production environment a drill uses instead.
     pub rehearsal: Option<String>,
