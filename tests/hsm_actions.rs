@@ -199,11 +199,28 @@ fn comparing_two_tokens_names_what_is_missing_extra_and_different() {
             assert_eq!(out["extra"], json!(["KEK-NEW"]));
             assert_eq!(out["different"], json!(["MAC-01"]));
 
-            let params = [
+            let mut fresh = Hsm::new();
+            let mut secrets = support::secrets();
+            let params = with(&[
                 ("left", json!("drill-primary")),
                 ("right", json!("drill-primary")),
-            ];
-            let out = run(&mut hsm, drill, "hsm.compare", &params).unwrap();
+            ]);
+            let timeout = Duration::from_secs(20);
+            let out = fresh
+                .run(
+                    "hsm.compare",
+                    &params,
+                    &drill.environments,
+                    &mut secrets,
+                    false,
+                    timeout,
+                )
+                .unwrap();
+            assert_eq!(
+                secrets.requests,
+                ["pin drill-primary"],
+                "one PIN for one token"
+            );
             assert_eq!(out["in_sync"], json!(true));
             assert_eq!(
                 out["summary"],

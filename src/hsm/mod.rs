@@ -73,8 +73,11 @@ impl Hsm {
     ) -> Result<Map<String, Value>, HsmError> {
         let job = request::build(action, params, environments, secrets, rehearsal)?;
         let mut pins = Vec::with_capacity(job.environments.len());
-        for environment in &job.environments {
-            let pin = if self.logged_in.contains(&environment.name) {
+        for (index, environment) in job.environments.iter().enumerate() {
+            let asked = job.environments[..index]
+                .iter()
+                .any(|e| e.name == environment.name);
+            let pin = if asked || self.logged_in.contains(&environment.name) {
                 None
             } else {
                 Some(secrets.pin(&environment.name)?)
