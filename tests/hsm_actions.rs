@@ -87,6 +87,17 @@ fn a_generated_key_is_sensitive_not_extractable_and_found_with_its_kcv() {
 
             let found = run(&mut hsm, drill, "hsm.find", &[env("drill-primary")]).unwrap();
             assert_eq!(found["labels"], json!("PVK-01,ZPK-ACME-01"));
+            let by_id = [
+                env("drill-primary"),
+                ("id", json!("0a01")),
+                ("class", json!("secret-key")),
+            ];
+            let found_by_id = run(&mut hsm, drill, "hsm.find", &by_id).unwrap();
+            assert_eq!(found_by_id["count"], json!(2));
+            let certificates = [env("drill-primary"), ("class", json!("certificate"))];
+            let none = run(&mut hsm, drill, "hsm.find", &certificates).unwrap();
+            assert_eq!(none["count"], json!(0));
+            assert_eq!(none["labels"], json!(""));
             assert_eq!(found["objects"][0]["key_type"], json!("tdes"));
             assert_eq!(found["objects"][0]["bits"], json!(192));
         },
