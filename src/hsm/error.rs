@@ -186,6 +186,10 @@ pub enum HsmError {
     )]
     Timeout { action: String, after: Duration },
 
+    /// Sessions or modules could not be closed cleanly at the end of a run.
+    #[error("custos could not close the HSM modules cleanly: {reason}")]
+    CloseIncomplete { reason: String },
+
     /// The worker thread ended without answering.
     #[error("the HSM worker thread stopped unexpectedly while running `{action}`")]
     WorkerStopped { action: String },

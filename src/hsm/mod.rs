@@ -23,7 +23,7 @@ mod worker;
 use std::collections::HashSet;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
@@ -38,9 +38,42 @@ use request::{Job, Request};
 
 /// The front door to every HSM the environments name.
 pub struct Hsm {
-    worker: Option<mpsc::Sender<worker::Task>>,
+    worker: Option<Worker>,
+    /// Threads given up on after a time limit, perhaps still inside a module call. They are
+    /// waited for (within a limit) before sessions close and modules are finalised.
+    abandoned: Vec<mpsc::Receiver<()>>,
     /// Environments the current worker holds a logged-in session for.
     logged_in: HashSet<String>,
+}
+
+/// The worker thread's inbox, and a channel that disconnects when the thread has ended.
+struct Worker {
+    tasks: mpsc::Sender<worker::Task>,
+    gone: mpsc::Receiver<()>,
+}
+
+/// Starts a named thread; the returned receiver disconnects once the thread has ended.
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<mpsc::Receiver<()>, HsmError> {
+    let (alive, gone) = mpsc::channel::<()>();
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _alive = alive;
+            body();
+        })
+        .map_err(|_| HsmError::WorkerStopped {
+            action: format!("starting {name}"),
+        })?;
+    Ok(gone)
+}
+
+/// Waits until the thread behind `gone` has ended or `deadline` passes; true if it ended.
+fn ended_by(gone: &mpsc::Receiver<()>, deadline: Instant) -> bool {
+    let left = deadline.saturating_duration_since(Instant::now());
+    matches!(
+        gone.recv_timeout(left),
+        Err(mpsc::RecvTimeoutError::Disconnected)
+    )
 }
 
 impl Default for Hsm {
@@ -54,6 +87,7 @@ impl Hsm {
     pub fn new() -> Self {
         Self {
             worker: None,
+            abandoned: Vec::new(),
             logged_in: HashSet::new(),
         }
     }
@@ -103,22 +137,18 @@ impl Hsm {
         let (reply, answer) = mpsc::sync_channel(1);
         let environment = environment.clone();
         let name = environment.name.clone();
-        let started = thread::Builder::new()
-            .name(String::from("custos-hsm-check"))
-            .spawn(move || {
-                let report = health::probe(&environment, pin.as_ref());
-                let _ = reply.send(report);
-            });
-        if started.is_err() {
-            return Err(HsmError::WorkerStopped {
-                action: String::from("hsm check"),
-            });
-        }
+        let gone = spawn("custos-hsm-check", move || {
+            let report = health::probe(&environment, pin.as_ref());
+            let _ = reply.send(report);
+        })?;
         answer.recv_timeout(timeout).map_err(|error| match error {
-            mpsc::RecvTimeoutError::Timeout => HsmError::Timeout {
-                action: format!("hsm check {name}"),
-                after: timeout,
-            },
+            mpsc::RecvTimeoutError::Timeout => {
+                self.abandoned.push(gone);
+                HsmError::Timeout {
+                    action: format!("hsm check {name}"),
+                    after: timeout,
+                }
+            }
             mpsc::RecvTimeoutError::Disconnected => HsmError::WorkerStopped {
                 action: String::from("hsm check"),
             },
@@ -134,7 +164,11 @@ impl Hsm {
         let action = job.action;
         let (reply, answer) = mpsc::sync_channel(1);
         let worker = self.worker()?;
-        if worker.send(worker::Task { job, pins, reply }).is_err() {
+        if worker
+            .tasks
+            .send(worker::Task { job, pins, reply })
+            .is_err()
+        {
             self.abandon_worker();
             return Err(HsmError::WorkerStopped {
                 action: action.to_owned(),
@@ -167,69 +201,81 @@ impl Hsm {
         }
     }
 
-    fn worker(&mut self) -> Result<&mpsc::Sender<worker::Task>, HsmError> {
+    fn worker(&mut self) -> Result<&Worker, HsmError> {
         if self.worker.is_none() {
-            let (sender, tasks) = mpsc::channel::<worker::Task>();
-            thread::Builder::new()
-                .name(String::from("custos-hsm"))
-                .spawn(move || worker::work(&tasks))
-                .map_err(|_| HsmError::WorkerStopped {
-                    action: String::from("starting"),
-                })?;
+            let (tasks, inbox) = mpsc::channel::<worker::Task>();
+            let gone = spawn("custos-hsm", move || worker::work(&inbox))?;
             self.logged_in.clear();
-            self.worker = Some(sender);
+            self.worker = Some(Worker { tasks, gone });
         }
         self.worker.as_ref().ok_or_else(|| HsmError::WorkerStopped {
             action: String::from("starting"),
         })
     }
 
-    /// Forgets the worker: its sessions close when (if ever) its current call returns.
+    /// Gives up on the worker: its sessions close when (if ever) its current call returns.
     fn abandon_worker(&mut self) {
-        self.worker = None;
+        if let Some(worker) = self.worker.take() {
+            self.abandoned.push(worker.gone);
+        }
         self.logged_in.clear();
     }
 
     /// Closes every session, then finalises every module this process loaded.
     ///
-    /// Waits up to `timeout` for the worker to close its sessions; a worker stuck in a module
-    /// call is left behind, and finalising then is the module's risk to bear. Drop every other
-    /// `Hsm` first: modules are shared by the whole process.
+    /// Waits up to `timeout` for the worker, and for any thread abandoned after a time limit, to
+    /// end. If one is still inside a module call, the modules are not finalised (that call could
+    /// crash) and an error says so. Drop every other `Hsm` first: modules are process-wide.
     pub fn close(mut self, timeout: Duration) -> Result<(), HsmError> {
         self.shut_down(timeout);
+        if !self.abandoned.is_empty() {
+            return Err(HsmError::CloseIncomplete {
+                reason: format!(
+                    "{} HSM call(s) still running after {timeout:?}; the modules were left \
+                     initialised",
+                    self.abandoned.len()
+                ),
+            });
+        }
+
         let failures = module::finalize_modules();
         match failures.into_iter().next() {
             None => Ok(()),
-            Some((path, detail)) => Err(HsmError::Library {
-                environment: path.display().to_string(),
-                operation: "C_Finalize",
-                detail,
+            Some((path, detail)) => Err(HsmError::CloseIncomplete {
+                reason: format!("C_Finalize of `{}` failed: {detail}", path.display()),
             }),
         }
     }
 
-    /// Asks the worker to close its sessions and waits up to `timeout` for it to do so.
+    /// Asks the worker to close its sessions, and waits up to `timeout` in all for it and for
+    /// any abandoned thread to end.
     fn shut_down(&mut self, timeout: Duration) {
-        let Some(worker) = self.worker.take() else {
-            return;
-        };
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job {
-            action: "close",
-            request: Request::Health,
-            environments: Vec::new(),
-        };
-        if worker
-            .send(worker::Task {
+        let deadline = Instant::now() + timeout;
+        if let Some(worker) = self.worker.take() {
+            let (reply, answer) = mpsc::sync_channel(1);
+            let job = Job {
+                action: "close",
+                request: Request::Health,
+                environments: Vec::new(),
+            };
+            let task = worker::Task {
                 job,
                 pins: Vec::new(),
                 reply,
-            })
-            .is_ok()
-        {
-            let _ = answer.recv_timeout(timeout);
+            };
+            if worker.tasks.send(task).is_ok() {
+                let _ = answer.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
+            drop(worker.tasks);
+            ended_by(&worker.gone, deadline);
         }
         self.logged_in.clear();
+
+        self.abandoned.retain(|gone| !ended_by(gone, deadline));
+        if !self.abandoned.is_empty() {
+            let stuck = self.abandoned.len();
+            tracing::warn!(stuck, "HSM threads are still inside a module call");
+        }
     }
 }
 

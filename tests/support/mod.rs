@@ -114,7 +114,8 @@ pub fn in_child(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stdout.contains("1 passed"),
-        "the test body failed in its SoftHSM2 process:\n{stdout}\n{stderr}"
+        "the test body failed in its SoftHSM2 process ({}):\n{stdout}\n{stderr}",
+        output.status
     );
 }
 
