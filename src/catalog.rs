@@ -46,37 +46,17 @@ pub struct OutputSpec {
     pub help: &'static str,
 }
 
-const fn param(
-    name: &'static str,
-    kind: ParamKind,
-    required: bool,
-    help: &'static str,
-) -> ParamSpec {
-    ParamSpec {
-        name,
-        kind,
-        required,
-        help,
-    }
+const fn param(name: &'static str, kind: ParamKind, required: bool, help: &'static str) -> ParamSpec {
+    ParamSpec { name, kind, required, help }
 }
 
 const fn output(name: &'static str, help: &'static str) -> OutputSpec {
     OutputSpec { name, help }
 }
 
-const ENV: ParamSpec = param(
-    "environment",
-    ParamKind::Environment,
-    true,
-    "the environment the action runs in",
-);
-const OBJECT_CLASSES: &[&str] = &[
-    "secret-key",
-    "public-key",
-    "private-key",
-    "certificate",
-    "data",
-];
+const ENV: ParamSpec =
+    param("environment", ParamKind::Environment, true, "the environment the action runs in");
+const OBJECT_CLASSES: &[&str] = &["secret-key", "public-key", "private-key", "certificate", "data"];
 const KEY_ALGORITHMS: &[&str] = &["aes-128", "aes-192", "aes-256", "tdes"];
 const KCV_METHODS: &[&str] = &["ecb", "cmac"];
 const WRAP_MECHANISMS: &[&str] = &["aes-key-wrap", "aes-key-wrap-pad", "des3-ecb"];
@@ -92,15 +72,9 @@ pub const ACTIONS: &[ActionSpec] = &[
             output("token_label", "the label of the token found"),
             output("slots", "how many slots the module reports"),
             output("pin_locked", "the user PIN is locked"),
-            output(
-                "pin_count_low",
-                "a wrong user PIN was entered since the last login",
-            ),
+            output("pin_count_low", "a wrong user PIN was entered since the last login"),
             output("pin_final_try", "one more wrong user PIN locks the token"),
-            output(
-                "free_memory",
-                "free private memory in bytes, where reported",
-            ),
+            output("free_memory", "free private memory in bytes, where reported"),
             output("canary", "`ok` when a test encryption succeeded"),
             output("details", "what was found, in words"),
         ],
@@ -114,19 +88,11 @@ pub const ACTIONS: &[ActionSpec] = &[
             ENV,
             param("label", ParamKind::Text, false, "the object label"),
             param("id", ParamKind::Text, false, "the object id in hex"),
-            param(
-                "class",
-                ParamKind::Choice(OBJECT_CLASSES),
-                false,
-                "the object class",
-            ),
+            param("class", ParamKind::Choice(OBJECT_CLASSES), false, "the object class"),
         ],
         outputs: &[
             output("count", "how many objects matched"),
-            output(
-                "objects",
-                "each object: label, id, class, key type, size, attributes, KCV",
-            ),
+            output("objects", "each object: label, id, class, key type, size, attributes, KCV"),
             output("labels", "the labels of the objects, comma-separated"),
         ],
         destructive: false,
@@ -138,18 +104,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         params: &[
             ENV,
             param("label", ParamKind::Text, true, "the key label"),
-            param(
-                "method",
-                ParamKind::Choice(KCV_METHODS),
-                false,
-                "`ecb` (default) or `cmac`",
-            ),
-            param(
-                "length",
-                ParamKind::Integer,
-                false,
-                "bytes kept: at most 3 for ecb, 5 for cmac",
-            ),
+            param("method", ParamKind::Choice(KCV_METHODS), false, "`ecb` (default) or `cmac`"),
+            param("length", ParamKind::Integer, false, "bytes kept: at most 3 for ecb, 5 for cmac"),
         ],
         outputs: &[
             output("kcv", "the check value in upper-case hex"),
@@ -166,24 +122,9 @@ pub const ACTIONS: &[ActionSpec] = &[
             ENV,
             param("label", ParamKind::Text, true, "the label of the new key"),
             param("id", ParamKind::Text, true, "the id of the new key in hex"),
-            param(
-                "algorithm",
-                ParamKind::Choice(KEY_ALGORITHMS),
-                true,
-                "the key type and size",
-            ),
-            param(
-                "extractable",
-                ParamKind::Boolean,
-                false,
-                "may leave the HSM wrapped",
-            ),
-            param(
-                "sensitive",
-                ParamKind::Boolean,
-                false,
-                "never readable in clear (default)",
-            ),
+            param("algorithm", ParamKind::Choice(KEY_ALGORITHMS), true, "the key type and size"),
+            param("extractable", ParamKind::Boolean, false, "may leave the HSM wrapped"),
+            param("sensitive", ParamKind::Boolean, false, "never readable in clear (default)"),
         ],
         outputs: &[
             output("label", "the label of the new key"),
@@ -200,24 +141,11 @@ pub const ACTIONS: &[ActionSpec] = &[
         params: &[
             ENV,
             param("key", ParamKind::Text, true, "the label of the key to wrap"),
-            param(
-                "wrapping_key",
-                ParamKind::Text,
-                true,
-                "the label of the key-encryption key",
-            ),
-            param(
-                "mechanism",
-                ParamKind::Choice(WRAP_MECHANISMS),
-                false,
-                "default aes-key-wrap-pad",
-            ),
+            param("wrapping_key", ParamKind::Text, true, "the label of the key-encryption key"),
+            param("mechanism", ParamKind::Choice(WRAP_MECHANISMS), false, "default aes-key-wrap-pad"),
         ],
         outputs: &[
-            output(
-                "wrapped",
-                "the wrapped key in hex (a cryptogram, not key material)",
-            ),
+            output("wrapped", "the wrapped key in hex (a cryptogram, not key material)"),
             output("kcv", "the check value of the wrapped key by method 1"),
             output("method", "`ecb`"),
             output("length", "the number of bytes kept (3)"),
@@ -231,26 +159,11 @@ pub const ACTIONS: &[ActionSpec] = &[
         params: &[
             ENV,
             param("wrapped", ParamKind::Text, true, "the wrapped key in hex"),
-            param(
-                "unwrapping_key",
-                ParamKind::Text,
-                true,
-                "the label of the key-encryption key",
-            ),
+            param("unwrapping_key", ParamKind::Text, true, "the label of the key-encryption key"),
             param("label", ParamKind::Text, true, "the label of the new key"),
             param("id", ParamKind::Text, true, "the id of the new key in hex"),
-            param(
-                "algorithm",
-                ParamKind::Choice(KEY_ALGORITHMS),
-                true,
-                "the key type and size",
-            ),
-            param(
-                "mechanism",
-                ParamKind::Choice(WRAP_MECHANISMS),
-                false,
-                "default aes-key-wrap-pad",
-            ),
+            param("algorithm", ParamKind::Choice(KEY_ALGORITHMS), true, "the key type and size"),
+            param("mechanism", ParamKind::Choice(WRAP_MECHANISMS), false, "default aes-key-wrap-pad"),
         ],
         outputs: &[
             output("label", "the label of the new key"),
@@ -266,18 +179,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "destroys a key and proves it is gone",
         params: &[
             ENV,
-            param(
-                "label",
-                ParamKind::Text,
-                true,
-                "the label of the object to destroy",
-            ),
-            param(
-                "class",
-                ParamKind::Choice(OBJECT_CLASSES),
-                false,
-                "default secret-key",
-            ),
+            param("label", ParamKind::Text, true, "the label of the object to destroy"),
+            param("class", ParamKind::Choice(OBJECT_CLASSES), false, "default secret-key"),
         ],
         outputs: &[
             output("destroyed", "how many objects were destroyed"),
@@ -290,24 +193,11 @@ pub const ACTIONS: &[ActionSpec] = &[
         name: "hsm.compare",
         summary: "two environments' inventories (labels and KCVs) side by side",
         params: &[
-            param(
-                "left",
-                ParamKind::Environment,
-                true,
-                "the reference environment",
-            ),
-            param(
-                "right",
-                ParamKind::Environment,
-                true,
-                "the environment to compare with it",
-            ),
+            param("left", ParamKind::Environment, true, "the reference environment"),
+            param("right", ParamKind::Environment, true, "the environment to compare with it"),
         ],
         outputs: &[
-            output(
-                "in_sync",
-                "`true` when nothing is missing, extra or different",
-            ),
+            output("in_sync", "`true` when nothing is missing, extra or different"),
             output("missing", "labels in left but not in right"),
             output("extra", "labels in right but not in left"),
             output("different", "labels whose KCVs differ"),
@@ -323,24 +213,11 @@ pub const ACTIONS: &[ActionSpec] = &[
             ENV,
             param("label", ParamKind::Text, true, "the label of the new key"),
             param("id", ParamKind::Text, true, "the id of the new key in hex"),
-            param(
-                "algorithm",
-                ParamKind::Choice(KEY_ALGORITHMS),
-                true,
-                "the key type and size",
-            ),
-            param(
-                "components",
-                ParamKind::Integer,
-                true,
-                "how many components to combine",
-            ),
+            param("algorithm", ParamKind::Choice(KEY_ALGORITHMS), true, "the key type and size"),
+            param("components", ParamKind::Integer, true, "how many components to combine"),
         ],
         outputs: &[
-            output(
-                "component_kcvs",
-                "the check value of each component, in order",
-            ),
+            output("component_kcvs", "the check value of each component, in order"),
             output("kcv", "the check value of the combined key"),
             output("method", "`ecb`, for the components and the combined key"),
             output("length", "the number of bytes kept (3)"),
@@ -374,21 +251,13 @@ mod tests {
     #[test]
     fn action_names_are_unique() {
         for (index, spec) in ACTIONS.iter().enumerate() {
-            assert!(
-                ACTIONS[index + 1..]
-                    .iter()
-                    .all(|other| other.name != spec.name)
-            );
+            assert!(ACTIONS[index + 1..].iter().all(|other| other.name != spec.name));
         }
     }
 
     #[test]
     fn only_destroy_is_destructive() {
-        let destructive: Vec<_> = ACTIONS
-            .iter()
-            .filter(|s| s.destructive)
-            .map(|s| s.name)
-            .collect();
+        let destructive: Vec<_> = ACTIONS.iter().filter(|s| s.destructive).map(|s| s.name).collect();
         assert_eq!(destructive, ["hsm.destroy"]);
     }
 }

@@ -25,25 +25,13 @@ pub enum Event {
     /// The walk arrived at a node.
     NodeEntered { node: String },
     /// A decision was answered: the option chosen and where it leads.
-    AnswerGiven {
-        node: String,
-        option: String,
-        next: String,
-    },
+    AnswerGiven { node: String, option: String, next: String },
     /// A manual step was done, with the value of each field it records.
-    StepCompleted {
-        node: String,
-        fields: Map<String, Value>,
-        next: String,
-    },
+    StepCompleted { node: String, fields: Map<String, Value>, next: String },
     /// A free-text note at a node.
     NoteAdded { node: String, text: String },
     /// An automated action began, with its parameters after templates were rendered.
-    ActionStarted {
-        node: String,
-        action: String,
-        params: Map<String, Value>,
-    },
+    ActionStarted { node: String, action: String, params: Map<String, Value> },
     /// An automated action ended; `error` is set when it failed.
     ActionFinished {
         node: String,
@@ -54,25 +42,11 @@ pub enum Event {
         next: String,
     },
     /// A person approved at an approval node.
-    ApprovalGranted {
-        node: String,
-        person: String,
-        role: String,
-        origin: Origin,
-    },
+    ApprovalGranted { node: String, person: String, role: String, origin: Origin },
     /// An approval attempt was refused, and why.
-    ApprovalRefused {
-        node: String,
-        person: String,
-        reason: String,
-        origin: Origin,
-    },
+    ApprovalRefused { node: String, person: String, reason: String, origin: Origin },
     /// The quorum of an approval node was met and the walk moves on.
-    ApprovalCompleted {
-        node: String,
-        people: Vec<String>,
-        next: String,
-    },
+    ApprovalCompleted { node: String, people: Vec<String>, next: String },
     /// A notification was written to the outbox.
     NotificationQueued {
         node: Option<String>,
@@ -81,11 +55,7 @@ pub enum Event {
         template: String,
     },
     /// A notification was handed to the mail server.
-    NotificationSent {
-        notification: String,
-        message_id: String,
-        response: String,
-    },
+    NotificationSent { notification: String, message_id: String, response: String },
     /// A notification could not be sent; it will be retried.
     NotificationFailed { notification: String, error: String },
     /// The walk stopped before the end: answers ran out, the responder quit, or a step failed.
