@@ -444,3 +444,92 @@ fn an_unknown_parameter_or_action_is_refused_before_the_hsm_is_touched() {
         },
     );
 }
+
+#[test]
+fn every_action_returns_exactly_the_outputs_the_catalog_names() {
+    softhsm(
+        "every_action_returns_exactly_the_outputs_the_catalog_names",
+        |drill| {
+            let kek = [7u8; 32];
+            support::import_key(drill, "drill-primary", "KEK-BACKUP", "aes", &kek);
+            let mut hsm = Hsm::new();
+            let mut secrets =
+                support::secrets().with_components("ZMK-2", vec![vec![1; 16], vec![2; 16]]);
+            let timeout = Duration::from_secs(20);
+            let mut call = |action: &str, params: &[(&str, Value)]| {
+                let params = with(params);
+                let out = hsm.run(
+                    action,
+                    &params,
+                    &drill.environments,
+                    &mut secrets,
+                    true,
+                    timeout,
+                );
+                let out = out.unwrap();
+                let spec = custos::catalog::action(action).unwrap();
+                let mut named: Vec<&str> = spec.outputs.iter().map(|output| output.name).collect();
+                let mut given: Vec<&str> = out.keys().map(String::as_str).collect();
+                named.sort_unstable();
+                given.sort_unstable();
+                assert_eq!(given, named, "{action}");
+                out
+            };
+
+            let primary = env("drill-primary");
+            call("hsm.health", &[env("drill-primary")]);
+            let new_key = [
+                ("label", json!("ZPK-9")),
+                ("id", json!("09")),
+                ("algorithm", json!("aes-128")),
+            ];
+            let generate: Vec<_> = [primary.clone(), ("extractable", json!(true))]
+                .into_iter()
+                .chain(new_key.clone())
+                .collect();
+            call("hsm.generate", &generate);
+            call("hsm.kcv", &[primary.clone(), ("label", json!("ZPK-9"))]);
+            call("hsm.find", &[env("drill-primary")]);
+            let wrapped = call(
+                "hsm.wrap",
+                &[
+                    primary.clone(),
+                    ("key", json!("ZPK-9")),
+                    ("wrapping_key", json!("KEK-BACKUP")),
+                ],
+            );
+            call(
+                "hsm.unwrap",
+                &[
+                    primary.clone(),
+                    ("wrapped", wrapped["wrapped"].clone()),
+                    ("unwrapping_key", json!("KEK-BACKUP")),
+                    ("label", json!("ZPK-9-COPY")),
+                    ("id", json!("0A")),
+                    ("algorithm", json!("aes-128")),
+                ],
+            );
+            call(
+                "hsm.destroy",
+                &[primary.clone(), ("label", json!("ZPK-9-COPY"))],
+            );
+            call(
+                "hsm.compare",
+                &[
+                    ("left", json!("drill-primary")),
+                    ("right", json!("drill-secondary")),
+                ],
+            );
+            let load: Vec<_> = [
+                primary,
+                ("label", json!("ZMK-2")),
+                ("id", json!("0B")),
+                ("algorithm", json!("aes-128")),
+                ("components", json!("2")),
+            ]
+            .into_iter()
+            .collect();
+            call("hsm.load_components", &load);
+        },
+    );
+}
