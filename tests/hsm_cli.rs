@@ -56,7 +56,8 @@ fn a_check_of_a_healthy_token_shows_every_step_within_80_columns() {
             assert_eq!(lines[10], "  canary        ok, AES round trip");
             assert_eq!(lines[11], "  verdict       healthy");
 
-            let mut secrets = support::secrets();
+            // A PIN from an environment variable is read without any prompt.
+            let mut secrets = cli_hsm::TerminalSecrets::new(&drill.environments);
             let healthy = cli_hsm::check(&drill.environments, "drill-primary", &mut secrets);
             assert!(healthy.unwrap());
         },

@@ -1,16 +1,19 @@
 //! `custos hsm check ENV`: what the health probe of one environment found, for a person at an
 //! 80-column terminal.
 //!
-//! The probe itself is [`custos::hsm::Hsm::check`]; this file only lays its report out. It does
-//! not substitute a drill stand-in: a check reads the environment it is given and changes
-//! nothing on the token except a session key it destroys.
+//! The probe itself is [`custos::hsm::Hsm::check`]; this file only lays its report out, and
+//! supplies [`TerminalSecrets`], which asks for a PIN at the terminal when the environment says
+//! `pin: prompt`. A check does not substitute a drill stand-in: it reads the environment it is
+//! given and changes nothing on the token except a session key it destroys.
 
 use std::io::Write;
 use std::time::Duration;
 
 use custos::hsm::health::{HealthReport, Step, TokenState};
-use custos::hsm::{Hsm, Secrets, Verdict};
-use custos::policy::environment::Environments;
+use custos::hsm::{EnvSecrets, Hsm, HsmError, Secrets, Verdict};
+use custos::policy::environment::{Environments, PinSource};
+use inquire::{Password, PasswordDisplayMode};
+use zeroize::Zeroizing;
 
 /// The width the report fits in.
 const WIDTH: usize = 80;
@@ -18,6 +21,78 @@ const WIDTH: usize = 80;
 const NAME: usize = 14;
 /// How long a check waits for the module before giving up.
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// PINs from the variable an environment names, or typed at the terminal (not echoed) when it
+/// says `pin: prompt`; key components typed in hex, likewise hidden.
+pub struct TerminalSecrets {
+    from_env: EnvSecrets,
+    prompted: Vec<String>,
+}
+
+impl TerminalSecrets {
+    /// Learns which environments are prompted for from `environments`.
+    pub fn new(environments: &Environments) -> Self {
+        let prompted = environments
+            .names()
+            .filter(|name| {
+                environments
+                    .get(name)
+                    .is_some_and(|e| e.pin == PinSource::Prompt)
+            })
+            .map(str::to_owned)
+            .collect();
+        Self {
+            from_env: EnvSecrets::new(environments),
+            prompted,
+        }
+    }
+}
+
+fn hidden(message: &str) -> Result<Zeroizing<String>, String> {
+    Password::new(message)
+        .without_confirmation()
+        .with_display_mode(PasswordDisplayMode::Hidden)
+        .prompt()
+        .map(Zeroizing::new)
+        .map_err(|error| error.to_string())
+}
+
+impl Secrets for TerminalSecrets {
+    fn pin(&mut self, environment: &str) -> Result<Zeroizing<String>, HsmError> {
+        if !self.prompted.iter().any(|name| name == environment) {
+            return self.from_env.pin(environment);
+        }
+        hidden(&format!("user PIN for `{environment}`:")).map_err(|reason| {
+            HsmError::PinUnavailable {
+                environment: environment.to_owned(),
+                reason,
+            }
+        })
+    }
+
+    fn component(
+        &mut self,
+        label: &str,
+        index: usize,
+        count: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, HsmError> {
+        let unavailable = |reason: String| HsmError::ComponentUnavailable {
+            label: label.to_owned(),
+            index,
+            count,
+            reason,
+        };
+        let typed = hidden(&format!(
+            "component {index} of {count} for `{label}` (hex):"
+        ))
+        .map_err(unavailable)?;
+        let clean: Zeroizing<String> =
+            Zeroizing::new(typed.chars().filter(|c| !c.is_whitespace()).collect());
+        hex::decode(clean.as_str())
+            .map(Zeroizing::new)
+            .map_err(|_| unavailable(String::from("it is not hexadecimal")))
+    }
+}
 
 /// Probes the environment `name` and prints the report; `Ok(false)` when the verdict is failed.
 pub fn check(
