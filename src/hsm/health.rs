@@ -201,8 +201,13 @@ fn open_and_login(
             report.login = Step::Passed(String::from("logged in as user"));
             Some(session)
         }
-        Err(error @ (HsmError::PinRejected { .. } | HsmError::PinLocked { .. })) => {
+        Err(error @ HsmError::PinRejected { .. }) => {
             report.session = Step::Passed(String::from("opened"));
+            report.login = Step::Failed(error.to_string());
+            None
+        }
+        Err(error @ HsmError::PinLocked { .. }) => {
+            report.session = Step::Skipped(String::from("not opened: the PIN is locked"));
             report.login = Step::Failed(error.to_string());
             None
         }
