@@ -165,3 +165,60 @@ fn components_of_the_tdes_vector_combine_to_its_kcv_in_a_drill() {
         },
     );
 }
+
+#[test]
+fn aes_components_report_cmac_kcvs_when_the_runbook_asks() {
+    softhsm(
+        "aes_components_report_cmac_kcvs_when_the_runbook_asks",
+        |drill| {
+            let key = hex::decode(AES).unwrap();
+            let first = vec![0x5A; 16];
+            let second: Vec<u8> = key.iter().zip(&first).map(|(k, c)| k ^ c).collect();
+            let mut secrets = support::secrets().with_components("ZMK-AES", vec![first, second]);
+            let params = support::with(&[
+                ("environment", json!("drill-primary")),
+                ("label", json!("ZMK-AES")),
+                ("id", json!("01")),
+                ("algorithm", json!("aes-128")),
+                ("components", json!(2)),
+                ("kcv_method", json!("cmac")),
+            ]);
+            let timeout = std::time::Duration::from_secs(20);
+            let mut hsm = Hsm::new();
+            let out = hsm
+                .run(
+                    "hsm.load_components",
+                    &params,
+                    &drill.environments,
+                    &mut secrets,
+                    true,
+                    timeout,
+                )
+                .unwrap();
+            assert_eq!(out["kcv"], json!("7AD386C376"));
+            assert_eq!(out["method"], json!("cmac"));
+            assert_eq!(out["length"], json!(5));
+            for kcv in out["component_kcvs"].as_array().unwrap() {
+                assert_eq!(
+                    kcv.as_str().unwrap().len(),
+                    10,
+                    "component KCVs use the same method"
+                );
+            }
+
+            let generate = [
+                ("environment", json!("drill-primary")),
+                ("label", json!("ZPK-CMAC")),
+                ("id", json!("02")),
+                ("algorithm", json!("aes-256")),
+                ("kcv_method", json!("cmac")),
+            ];
+            let out = run(&mut hsm, drill, "hsm.generate", &generate).unwrap();
+            assert_eq!(out["method"], json!("cmac"));
+            assert_eq!(
+                out["kcv"].as_str().unwrap(),
+                kcv(&mut hsm, drill, "ZPK-CMAC", "cmac", None)
+            );
+        },
+    );
+}

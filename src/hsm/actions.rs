@@ -37,6 +37,27 @@ fn kcv_outputs(kcv: &Kcv) -> [(String, Value); 3] {
     ]
 }
 
+/// The check value of a key by `method`, at its full length (3 bytes for ECB, 5 for CMAC).
+fn reported_kcv(
+    session: &Session,
+    environment: &str,
+    label: &str,
+    handle: ObjectHandle,
+    key_type: KeyType,
+    method: KcvMethod,
+) -> Result<Kcv, HsmError> {
+    let length = method.max_length();
+    kcv_of(
+        session,
+        environment,
+        label,
+        handle,
+        key_type,
+        method,
+        length,
+    )
+}
+
 /// The method 1 (ECB, 3 bytes) check value of a key, failing if the key type has none.
 fn ecb_kcv(
     session: &Session,
@@ -127,12 +148,16 @@ fn remove_orphans(session: &Session, label: &str) {
 pub fn generate(
     session: &Session,
     environment: &str,
-    label: &str,
-    id: &[u8],
-    algorithm: KeyAlgorithm,
+    new: &NewKey<'_>,
     sensitive: bool,
     extractable: bool,
 ) -> Result<Outputs, HsmError> {
+    let NewKey {
+        label,
+        id,
+        algorithm,
+        kcv,
+    } = *new;
     refuse_existing(session, environment, label)?;
 
     let mut template = key::secret_key_template(algorithm, label, id, true, sensitive, extractable);
@@ -158,7 +183,7 @@ pub fn generate(
         }
     };
     let key_type = algorithm.key_type(algorithm.lengths()[0]);
-    let kcv = ecb_kcv(session, environment, label, handle, key_type)?;
+    let kcv = reported_kcv(session, environment, label, handle, key_type, kcv)?;
 
     let mut out = Outputs::new();
     out.insert(String::from("label"), json!(label));
@@ -222,13 +247,14 @@ fn wrap_mechanism(mechanism: WrapMechanism) -> Mechanism<'static> {
     }
 }
 
-/// `hsm.wrap`.
+/// `hsm.wrap`: the wrapped key, with the check value of the key by `method`.
 pub fn wrap(
     session: &Session,
     environment: &str,
     key_label: &str,
     wrapping_label: &str,
     mechanism: WrapMechanism,
+    method: KcvMethod,
 ) -> Result<Outputs, HsmError> {
     let (key, key_type) = key::find_secret_key(session, environment, key_label)?;
     let (kek, kek_type) = key::find_secret_key(session, environment, wrapping_label)?;
@@ -237,7 +263,7 @@ pub fn wrap(
     let wrapped = session
         .wrap_key(&wrap_mechanism(mechanism), kek, key)
         .map_err(|error| mechanism_error(environment, mechanism, "wrapping", error))?;
-    let kcv = ecb_kcv(session, environment, key_label, key, key_type)?;
+    let kcv = reported_kcv(session, environment, key_label, key, key_type, method)?;
 
     let mut out = Outputs::new();
     out.insert(String::from("wrapped"), json!(hex::encode_upper(&wrapped)));
@@ -245,11 +271,13 @@ pub fn wrap(
     Ok(out)
 }
 
-/// The label, id and algorithm of a key about to be created.
+/// A key about to be created: its label, id, algorithm, and how its KCV is reported.
+#[derive(Clone, Copy)]
 pub struct NewKey<'a> {
     pub label: &'a str,
     pub id: &'a [u8],
     pub algorithm: KeyAlgorithm,
+    pub kcv: KcvMethod,
 }
 
 /// `hsm.unwrap`.
@@ -265,6 +293,7 @@ pub fn unwrap(
         label,
         id,
         algorithm,
+        kcv,
     } = *new;
     let (kek, kek_type) = key::find_secret_key(session, environment, unwrapping_label)?;
     check_kek(
@@ -286,7 +315,7 @@ pub fn unwrap(
             return Err(mechanism_error(environment, mechanism, "unwrapping", error));
         }
     };
-    let kcv = ecb_kcv(session, environment, label, handle, key_type)?;
+    let kcv = reported_kcv(session, environment, label, handle, key_type, kcv)?;
 
     let mut out = Outputs::new();
     out.insert(String::from("label"), json!(label));
@@ -596,15 +625,19 @@ pub fn compare(
 }
 
 /// `hsm.load_components` (drills only): each component's KCV through a session object destroyed
-/// afterwards, then the XOR of the components created as a token key.
+/// afterwards, then the XOR of the components created as a token key; all KCVs by `new.kcv`.
 pub fn load_components(
     session: &Session,
     environment: &str,
-    label: &str,
-    id: &[u8],
-    algorithm: KeyAlgorithm,
+    new: &NewKey<'_>,
     components: &[Zeroizing<Vec<u8>>],
 ) -> Result<Outputs, HsmError> {
+    let NewKey {
+        label,
+        id,
+        algorithm,
+        kcv,
+    } = *new;
     refuse_existing(session, environment, label)?;
     let length = components.first().map_or(0, |first| first.len());
     let key_type = algorithm.key_type(length);
@@ -612,9 +645,12 @@ pub fn load_components(
     let mut component_kcvs = Vec::with_capacity(components.len());
     let mut combined = Zeroizing::new(vec![0u8; length]);
     for (index, component) in components.iter().enumerate() {
-        let name = format!("{label} component {}", index + 1);
-        let kcv = transient_kcv(session, environment, &name, algorithm, key_type, component)?;
-        component_kcvs.push(kcv.value);
+        let part = NewKey {
+            label: &format!("{label} component {}", index + 1),
+            ..*new
+        };
+        let check = transient_kcv(session, environment, &part, key_type, component)?;
+        component_kcvs.push(check.value);
         for (out, byte) in combined.iter_mut().zip(component.iter()) {
             *out ^= byte;
         }
@@ -626,10 +662,12 @@ pub fn load_components(
     let mut template = key::secret_key_template(algorithm, label, id, true, true, false);
     template.push(Attribute::KeyType(key_type));
     template.push(Attribute::Value(combined.to_vec()));
-    let handle = session.create_object(&template).map_err(|error| {
+    let created = session.create_object(&template);
+    wipe(&mut template);
+    let handle = created.map_err(|error| {
         HsmError::from_cryptoki(environment, "creating the combined key", error)
     })?;
-    let kcv = ecb_kcv(session, environment, label, handle, key_type)?;
+    let kcv = reported_kcv(session, environment, label, handle, key_type, kcv)?;
 
     let mut out = Outputs::new();
     out.insert(String::from("component_kcvs"), json!(component_kcvs));
@@ -641,12 +679,12 @@ pub fn load_components(
 fn transient_kcv(
     session: &Session,
     environment: &str,
-    name: &str,
-    algorithm: KeyAlgorithm,
+    part: &NewKey<'_>,
     key_type: KeyType,
     component: &[u8],
 ) -> Result<Kcv, HsmError> {
-    let mut template = key::secret_key_template(algorithm, name, &[], false, true, false);
+    let mut template =
+        key::secret_key_template(part.algorithm, part.label, &[], false, true, false);
     template.push(Attribute::KeyType(key_type));
     template.push(Attribute::Value(component.to_vec()));
     let created = session.create_object(&template);
@@ -654,7 +692,7 @@ fn transient_kcv(
     let handle = created
         .map_err(|error| HsmError::from_cryptoki(environment, "loading a component", error))?;
 
-    let kcv = ecb_kcv(session, environment, name, handle, key_type);
+    let kcv = reported_kcv(session, environment, part.label, handle, key_type, part.kcv);
     let destroyed = session
         .destroy_object(handle)
         .map_err(|error| HsmError::from_cryptoki(environment, "destroying a component", error));

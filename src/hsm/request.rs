@@ -9,6 +9,7 @@ use cryptoki::object::ObjectClass;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use super::actions::NewKey;
 use super::kcv::KcvMethod;
 use super::key::{self, KeyAlgorithm};
 use super::params::Params;
@@ -48,6 +49,26 @@ impl WrapMechanism {
     }
 }
 
+/// A key an action is to create: label, id, algorithm and the method of its reported KCV.
+pub struct KeySpec {
+    pub label: String,
+    pub id: Vec<u8>,
+    pub algorithm: KeyAlgorithm,
+    pub kcv_method: KcvMethod,
+}
+
+impl KeySpec {
+    /// The borrowed form the actions take.
+    pub fn as_new_key(&self) -> NewKey<'_> {
+        NewKey {
+            label: &self.label,
+            id: &self.id,
+            algorithm: self.algorithm,
+            kcv: self.kcv_method,
+        }
+    }
+}
+
 /// What an action asks of the HSM, with its parameters checked.
 pub enum Request {
     /// `hsm.health`.
@@ -66,9 +87,7 @@ pub enum Request {
     },
     /// `hsm.generate`.
     Generate {
-        label: String,
-        id: Vec<u8>,
-        algorithm: KeyAlgorithm,
+        new_key: KeySpec,
         sensitive: bool,
         extractable: bool,
     },
@@ -77,14 +96,13 @@ pub enum Request {
         key: String,
         wrapping_key: String,
         mechanism: WrapMechanism,
+        kcv_method: KcvMethod,
     },
     /// `hsm.unwrap`.
     Unwrap {
         wrapped: Vec<u8>,
         unwrapping_key: String,
-        label: String,
-        id: Vec<u8>,
-        algorithm: KeyAlgorithm,
+        new_key: KeySpec,
         mechanism: WrapMechanism,
     },
     /// `hsm.destroy`.
@@ -93,9 +111,7 @@ pub enum Request {
     Compare,
     /// `hsm.load_components`, with every component already collected.
     LoadComponents {
-        label: String,
-        id: Vec<u8>,
-        algorithm: KeyAlgorithm,
+        new_key: KeySpec,
         components: Vec<Zeroizing<Vec<u8>>>,
     },
 }
@@ -110,6 +126,7 @@ pub struct Job {
 
 const ALGORITHMS: &str = "`aes-128`, `aes-192`, `aes-256` or `tdes`";
 const WRAPS: &str = "`aes-key-wrap`, `aes-key-wrap-pad` or `des3-ecb`";
+const METHODS: &str = "`ecb` or `cmac`";
 const CLASSES: &str = "`secret-key`, `public-key`, `private-key`, `certificate` or `data`";
 
 /// Checks an invocation of `action` and builds its job; asks `secrets` for components only.
@@ -169,6 +186,21 @@ fn request(
                 name: "algorithm",
             })
     };
+    let kcv_method = || {
+        Ok::<_, HsmError>(
+            params
+                .word("kcv_method", KcvMethod::parse, METHODS)?
+                .unwrap_or(KcvMethod::Ecb),
+        )
+    };
+    let key_spec = || {
+        Ok::<_, HsmError>(KeySpec {
+            label: params.required("label")?,
+            id: params.hex("id")?,
+            algorithm: algorithm()?,
+            kcv_method: kcv_method()?,
+        })
+    };
     let wrap_mechanism = || {
         Ok::<_, HsmError>(
             params
@@ -186,9 +218,7 @@ fn request(
         },
         "hsm.kcv" => kcv_request(action, params)?,
         "hsm.generate" => Request::Generate {
-            label: params.required("label")?,
-            id: params.hex("id")?,
-            algorithm: algorithm()?,
+            new_key: key_spec()?,
             sensitive: params.boolean("sensitive")?.unwrap_or(true),
             extractable: params.boolean("extractable")?.unwrap_or(false),
         },
@@ -196,13 +226,12 @@ fn request(
             key: params.required("key")?,
             wrapping_key: params.required("wrapping_key")?,
             mechanism: wrap_mechanism()?,
+            kcv_method: kcv_method()?,
         },
         "hsm.unwrap" => Request::Unwrap {
             wrapped: params.hex("wrapped")?,
             unwrapping_key: params.required("unwrapping_key")?,
-            label: params.required("label")?,
-            id: params.hex("id")?,
-            algorithm: algorithm()?,
+            new_key: key_spec()?,
             mechanism: wrap_mechanism()?,
         },
         "hsm.destroy" => Request::Destroy {
@@ -212,7 +241,7 @@ fn request(
                 .unwrap_or(ObjectClass::SECRET_KEY),
         },
         "hsm.compare" => Request::Compare,
-        "hsm.load_components" => components_request(action, params, algorithm()?, secrets)?,
+        "hsm.load_components" => components_request(action, params, key_spec()?, secrets)?,
         other => {
             return Err(HsmError::UnknownAction {
                 action: other.to_owned(),
@@ -252,11 +281,9 @@ fn kcv_request(action: &str, params: &Params<'_>) -> Result<Request, HsmError> {
 fn components_request(
     action: &str,
     params: &Params<'_>,
-    algorithm: KeyAlgorithm,
+    new_key: KeySpec,
     secrets: &mut dyn Secrets,
 ) -> Result<Request, HsmError> {
-    let label = params.required("label")?;
-    let id = params.hex("id")?;
     let count = params
         .integer("components")?
         .ok_or(HsmError::MissingParameter {
@@ -271,9 +298,10 @@ fn components_request(
         });
     };
 
+    let (label, algorithm) = (new_key.label.as_str(), new_key.algorithm);
     let mut components: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(count);
     for index in 1..=count {
-        let component = secrets.component(&label, index, count)?;
+        let component = secrets.component(label, index, count)?;
         let needed = components
             .first()
             .map_or(algorithm.lengths()[0], |first| first.len());
@@ -284,7 +312,7 @@ fn components_request(
         };
         if !fits {
             return Err(HsmError::ComponentLength {
-                label,
+                label: label.to_owned(),
                 index,
                 count,
                 algorithm: algorithm.as_str(),
@@ -295,9 +323,7 @@ fn components_request(
         components.push(component);
     }
     Ok(Request::LoadComponents {
-        label,
-        id,
-        algorithm,
+        new_key,
         components,
     })
 }

@@ -109,47 +109,30 @@ fn execute(
             length,
         } => actions::kcv(session, name, &label, method, length),
         Request::Generate {
-            label,
-            id,
-            algorithm,
+            new_key,
             sensitive,
             extractable,
-        } => actions::generate(
-            session,
-            name,
-            &label,
-            &id,
-            algorithm,
-            sensitive,
-            extractable,
-        ),
+        } => actions::generate(session, name, &new_key.as_new_key(), sensitive, extractable),
         Request::Wrap {
             key,
             wrapping_key,
             mechanism,
-        } => actions::wrap(session, name, &key, &wrapping_key, mechanism),
+            kcv_method,
+        } => actions::wrap(session, name, &key, &wrapping_key, mechanism, kcv_method),
         Request::Unwrap {
             wrapped,
             unwrapping_key,
-            label,
-            id,
-            algorithm,
+            new_key,
             mechanism,
         } => {
-            let new = actions::NewKey {
-                label: &label,
-                id: &id,
-                algorithm,
-            };
+            let new = new_key.as_new_key();
             actions::unwrap(session, name, &wrapped, &unwrapping_key, &new, mechanism)
         }
         Request::Destroy { label, class } => actions::destroy(session, name, &label, class),
         Request::LoadComponents {
-            label,
-            id,
-            algorithm,
+            new_key,
             components,
-        } => actions::load_components(session, name, &label, &id, algorithm, &components),
+        } => actions::load_components(session, name, &new_key.as_new_key(), &components),
         Request::Health | Request::Compare => Ok(Map::new()),
     }
 }
