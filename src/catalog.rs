@@ -79,7 +79,7 @@ const OBJECT_CLASSES: &[&str] = &[
 ];
 const KEY_ALGORITHMS: &[&str] = &["aes-128", "aes-192", "aes-256", "tdes"];
 const KCV_METHODS: &[&str] = &["ecb", "cmac"];
-const WRAP_MECHANISMS: &[&str] = &["aes-key-wrap", "aes-key-wrap-pad"];
+const WRAP_MECHANISMS: &[&str] = &["aes-key-wrap", "aes-key-wrap-pad", "des3-ecb"];
 
 /// Every action the engine knows.
 pub const ACTIONS: &[ActionSpec] = &[
@@ -184,11 +184,18 @@ pub const ACTIONS: &[ActionSpec] = &[
                 false,
                 "never readable in clear (default)",
             ),
+            param(
+                "kcv_method",
+                ParamKind::Choice(KCV_METHODS),
+                false,
+                "KCV method, default ecb",
+            ),
         ],
         outputs: &[
             output("label", "the label of the new key"),
-            output("kcv", "its check value by method 1"),
-            output("method", "`ecb`"),
+            output("kcv", "its check value by `kcv_method`"),
+            output("method", "`ecb` or `cmac`"),
+            output("length", "the number of bytes kept (3 for ecb, 5 for cmac)"),
         ],
         destructive: false,
         rehearsal_only: false,
@@ -211,13 +218,21 @@ pub const ACTIONS: &[ActionSpec] = &[
                 false,
                 "default aes-key-wrap-pad",
             ),
+            param(
+                "kcv_method",
+                ParamKind::Choice(KCV_METHODS),
+                false,
+                "KCV method, default ecb",
+            ),
         ],
         outputs: &[
             output(
                 "wrapped",
                 "the wrapped key in hex (a cryptogram, not key material)",
             ),
-            output("kcv", "the check value of the wrapped key by method 1"),
+            output("kcv", "the check value of the wrapped key by `kcv_method`"),
+            output("method", "`ecb` or `cmac`"),
+            output("length", "the number of bytes kept (3 for ecb, 5 for cmac)"),
         ],
         destructive: false,
         rehearsal_only: false,
@@ -248,10 +263,18 @@ pub const ACTIONS: &[ActionSpec] = &[
                 false,
                 "default aes-key-wrap-pad",
             ),
+            param(
+                "kcv_method",
+                ParamKind::Choice(KCV_METHODS),
+                false,
+                "KCV method, default ecb",
+            ),
         ],
         outputs: &[
             output("label", "the label of the new key"),
-            output("kcv", "its check value by method 1"),
+            output("kcv", "its check value by `kcv_method`"),
+            output("method", "`ecb` or `cmac`"),
+            output("length", "the number of bytes kept (3 for ecb, 5 for cmac)"),
         ],
         destructive: false,
         rehearsal_only: false,
@@ -330,6 +353,12 @@ pub const ACTIONS: &[ActionSpec] = &[
                 true,
                 "how many components to combine",
             ),
+            param(
+                "kcv_method",
+                ParamKind::Choice(KCV_METHODS),
+                false,
+                "KCV method, default ecb",
+            ),
         ],
         outputs: &[
             output(
@@ -337,6 +366,11 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "the check value of each component, in order",
             ),
             output("kcv", "the check value of the combined key"),
+            output(
+                "method",
+                "`ecb` or `cmac`, for the components and the combined key",
+            ),
+            output("length", "the number of bytes kept (3 for ecb, 5 for cmac)"),
         ],
         destructive: false,
         rehearsal_only: true,

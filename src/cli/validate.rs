@@ -33,8 +33,8 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
 
     let mut invalid = 0;
     if check_policies {
-        for report in custos::policy::check(policies) {
-            eprint!("{report}");
+        for problem in custos::policy::check(policies) {
+            eprintln!("{}", problem.trim_end());
             invalid += 1;
         }
     }

@@ -4,17 +4,34 @@
 //! checked. [`context`] gathers the defined names for the runbook validator; [`check`]
 //! reports what is wrong with the policy files themselves.
 
-use crate::runbook::{Context, Report};
+pub mod environment;
+
+use crate::runbook::Context;
+use environment::Environments;
 use std::path::Path;
+
+/// The file of environments inside a policies directory.
+pub const ENVIRONMENTS: &str = "environments.yaml";
 
 /// The names the policies in `dir` define, for checking runbooks against them.
 pub fn context(dir: &Path) -> Context {
-    let _ = dir;
-    Context::default()
+    let environments = Environments::load(&dir.join(ENVIRONMENTS))
+        .ok()
+        .map(|environments| environments.names().map(str::to_owned).collect());
+    Context {
+        environments,
+        ..Context::default()
+    }
 }
 
-/// Every problem of the policy files in `dir`.
-pub fn check(dir: &Path) -> Vec<Report> {
-    let _ = dir;
-    Vec::new()
+/// Every problem of the policy files in `dir`, each rendered with its position.
+pub fn check(dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let path = dir.join(ENVIRONMENTS);
+    if path.exists() {
+        if let Err(error) = Environments::load(&path) {
+            problems.push(error.to_string());
+        }
+    }
+    problems
 }
