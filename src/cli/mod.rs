@@ -5,7 +5,11 @@
 //! `custos:` prefix; diagnostics go through `tracing`, shown with `-v` or `CUSTOS_LOG`.
 
 mod graph;
+mod hsm;
+mod records;
+mod run;
 mod show;
+mod terminal;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +29,10 @@ struct Cli {
     )]
     policies: PathBuf,
 
+    /// The incident log (an SQLite file); see `custos::store::default_path` for the default.
+    #[arg(long, global = true, env = "CUSTOS_STORE")]
+    store: Option<PathBuf>,
+
     /// Show what custos decides and why (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -41,6 +49,49 @@ enum Command {
     Graph(graph::Args),
     /// Print a runbook as a Markdown checklist, the script to follow on paper.
     Show(show::Args),
+    /// Open an incident from a runbook and walk it.
+    Run(run::RunArgs),
+    /// Run a tabletop drill: like `run --rehearsal`, on simulator environments only.
+    Drill(run::DrillArgs),
+    /// Continue an incident where it stopped.
+    Resume(run::ResumeArgs),
+    /// List incidents and drills.
+    Incidents,
+    /// Print the full record of an incident.
+    Log(records::LogArgs),
+    /// Recompute the hash chain and check the seal of one incident or all.
+    Verify(records::VerifyArgs),
+    /// The installation's signing key.
+    #[command(subcommand)]
+    Key(records::KeyCommand),
+    /// The HSM environments.
+    #[command(subcommand)]
+    Hsm(HsmCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HsmCommand {
+    /// Report what an environment's module and token look like: slots, flags, login, a test
+    /// encryption.
+    Check {
+        /// The environment, as named in `policies/environments.yaml`.
+        environment: String,
+    },
+}
+
+/// The options every subcommand shares.
+pub struct Globals {
+    pub policies: PathBuf,
+    store: Option<PathBuf>,
+}
+
+impl Globals {
+    /// The store named by `--store` or `CUSTOS_STORE`, or the default location.
+    pub fn store_path(&self) -> PathBuf {
+        self.store
+            .clone()
+            .unwrap_or_else(custos::store::default_path)
+    }
 }
 
 /// Exit code for a run or check that failed.
@@ -51,10 +102,22 @@ pub const INVALID: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    let globals = Globals {
+        policies: cli.policies.clone(),
+        store: cli.store.clone(),
+    };
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args, &cli.policies),
         Command::Graph(args) => graph::run(args, &cli.policies),
         Command::Show(args) => show::run(args, &cli.policies),
+        Command::Run(args) => run::run(args, &globals),
+        Command::Drill(args) => run::drill(args, &globals),
+        Command::Resume(args) => run::resume(args, &globals),
+        Command::Incidents => records::incidents(&globals),
+        Command::Log(args) => records::log(args, &globals),
+        Command::Verify(args) => records::verify(args, &globals),
+        Command::Key(command) => records::key(command, &globals),
+        Command::Hsm(HsmCommand::Check { environment }) => hsm_check(environment, &globals),
     };
     match result {
         Ok(code) => code,
@@ -63,6 +126,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(FAILED)
         }
     }
+}
+
+fn hsm_check(name: &str, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let path = globals.policies.join(custos::policy::ENVIRONMENTS);
+    let environments = custos::policy::environment::Environments::load(&path)?;
+    let mut secrets = hsm::TerminalSecrets::new(&environments);
+    let healthy = hsm::check(&environments, name, &mut secrets)?;
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(FAILED)
+    })
 }
 
 fn init_tracing(verbose: u8) {

@@ -8,6 +8,8 @@
 pub mod answers;
 pub mod clock;
 pub mod fields;
+pub mod gates;
+pub mod hsm_actions;
 pub mod report;
 pub mod responder;
 pub mod state;

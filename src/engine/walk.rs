@@ -151,7 +151,7 @@ impl<'a> Walker<'a> {
         }
         if self.context.state.current.is_none() {
             let start = self.context.runbook.start.target.clone();
-            self.append(vec![Event::NodeEntered {
+            self.append(&[Event::NodeEntered {
                 node: start.to_string(),
             }])?;
         }
@@ -279,17 +279,17 @@ impl<'a> Walker<'a> {
         events.push(Event::NodeEntered {
             node: target.to_string(),
         });
-        self.append(events)?;
+        self.append(&events)?;
         Ok(())
     }
 
-    fn append(&mut self, events: Vec<Event>) -> Result<Vec<EventRecord>, StoreError> {
+    fn append(&mut self, events: &[Event]) -> Result<Vec<EventRecord>, StoreError> {
         let context = &mut self.context;
         let records = context.store.append(
             &context.incident,
             &context.actor,
             context.clock.now(),
-            &events,
+            events,
         )?;
         for record in &records {
             context.state.apply(record);
@@ -342,7 +342,7 @@ impl<'a> Walker<'a> {
             action: name.clone(),
             params: params.clone(),
         };
-        self.append(vec![started])?;
+        self.append(&[started])?;
 
         let timeout = action
             .timeout
@@ -494,7 +494,7 @@ impl<'a> Walker<'a> {
             Stop::Paused => "paused by the responder".to_owned(),
             Stop::Invalid(reason) => reason.clone(),
         };
-        self.append(vec![Event::WalkPaused {
+        self.append(&[Event::WalkPaused {
             node: node.id.to_string(),
             reason: reason.clone(),
         }])?;

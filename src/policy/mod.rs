@@ -15,7 +15,7 @@ pub const ENVIRONMENTS: &str = "environments.yaml";
 
 /// The names the policies in `dir` define, for checking runbooks against them.
 pub fn context(dir: &Path) -> Context {
-    let environments = Environments::load(&dir.join(ENVIRONMENTS))
+    let environments = Environments::load(dir.join(ENVIRONMENTS))
         .ok()
         .map(|environments| environments.names().map(str::to_owned).collect());
     Context {
@@ -28,10 +28,8 @@ pub fn context(dir: &Path) -> Context {
 pub fn check(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let path = dir.join(ENVIRONMENTS);
-    if path.exists() {
-        if let Err(error) = Environments::load(&path) {
-            problems.push(error.to_string());
-        }
+    if let (true, Err(error)) = (path.exists(), Environments::load(&path)) {
+        problems.push(error.to_string());
     }
     problems
 }

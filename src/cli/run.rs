@@ -1,0 +1,339 @@
+//! `custos run`, `custos drill` and `custos resume`: the guided walk.
+//!
+//! Exit codes: 0 when the incident closed or the responder paused it on purpose; 1 when the
+//! walk stopped on a problem (an answers file without an answer, a value that does not fit,
+//! the store failing); 2 when the runbook or an argument cannot be used.
+
+use super::terminal::Terminal;
+use super::{FAILED, Globals, INVALID};
+use anyhow::{Context as _, bail};
+use custos::engine::answers::{Answers, Script};
+use custos::engine::hsm_actions::HsmActions;
+use custos::engine::{Clock, Ending, Responder, Stop, WalkContext, WalkState, Walker};
+use custos::hsm::{EnvSecrets, Secrets};
+use custos::policy::environment::Environments;
+use custos::runbook::{NodeKind, Runbook, parse};
+use custos::store::{IncidentId, Store, signing};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The runbook: a path, or an id from `runbooks/`.
+    runbook: String,
+
+    #[command(flatten)]
+    walk: WalkArgs,
+
+    /// A drill: simulator environments only, mail to the drill recipients only.
+    #[arg(long)]
+    rehearsal: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DrillArgs {
+    /// The runbook: a path, or an id from `runbooks/`.
+    runbook: String,
+
+    #[command(flatten)]
+    walk: WalkArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// The incident, like `INC-7` or `7`.
+    incident: IncidentId,
+
+    #[command(flatten)]
+    walk: WalkArgs,
+}
+
+/// What every walk takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WalkArgs {
+    /// Who is walking; recorded as the actor of every event. Defaults to the login name.
+    #[arg(long = "as", value_name = "PERSON")]
+    person: Option<String>,
+
+    /// Answer from a file instead of asking (for scripted drills and tests).
+    #[arg(long, value_name = "FILE")]
+    answers: Option<PathBuf>,
+
+    /// Run the clock from this moment (RFC 3339), so time-based escalations replay (drills).
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<jiff::Timestamp>,
+
+    /// How long to wait at an approval node for approvals from other terminals.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    wait: u64,
+
+    /// Print only the outcome, not every node (with `--answers`).
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: &RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    start(&args.runbook, &args.walk, args.rehearsal, globals)
+}
+
+pub fn drill(args: &DrillArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    start(&args.runbook, &args.walk, true, globals)
+}
+
+fn start(
+    runbook: &str,
+    walk: &WalkArgs,
+    rehearsal: bool,
+    globals: &Globals,
+) -> anyhow::Result<ExitCode> {
+    let loaded = match super::load_runbook(runbook, &globals.policies) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    if walk.now.is_some() && !rehearsal {
+        eprintln!(
+            "custos: `--now` sets the clock of a drill; a real incident runs on the real clock"
+        );
+        return Ok(ExitCode::from(INVALID));
+    }
+    let environments = environments(globals)?;
+    if rehearsal {
+        if let Err(why) = drill_is_safe(&loaded.runbook, environments.as_ref()) {
+            eprintln!("custos: this drill would touch production, so it does not start: {why}");
+            return Ok(ExitCode::from(INVALID));
+        }
+    }
+
+    let mut store = Store::open(&globals.store_path())?;
+    let mut responder = responder(walk)?;
+    let clock = walk.now.map_or_else(Clock::real, Clock::starting_at);
+    let actor = actor(walk);
+    let incident = match custos::engine::open(
+        &mut store,
+        &loaded,
+        &actor,
+        rehearsal,
+        clock,
+        responder.as_mut(),
+    )? {
+        Ok(incident) => incident,
+        Err(stop) => return Ok(stopped_before_opening(&stop)),
+    };
+    let kind = if rehearsal { "drill" } else { "incident" };
+    eprintln!(
+        "custos: opened {kind} {incident} from `{}` version {}",
+        loaded.runbook.id, loaded.runbook.version
+    );
+    continue_walk(
+        &mut store,
+        &loaded.runbook,
+        incident,
+        walk,
+        clock,
+        responder.as_mut(),
+        environments,
+        globals,
+    )
+}
+
+pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open(&globals.store_path())?;
+    let incident = store.incident(&args.incident)?;
+    let runbook = parse(
+        &incident.runbook_source,
+        None,
+        &custos::runbook::Context::default(),
+    )
+    .map_err(|problems| {
+        anyhow::anyhow!(
+            "the runbook pinned in {} no longer loads: {:?}",
+            args.incident,
+            problems.first()
+        )
+    })?;
+    if args.walk.now.is_some() && !incident.rehearsal {
+        eprintln!(
+            "custos: `--now` sets the clock of a drill; {} is a real incident",
+            args.incident
+        );
+        return Ok(ExitCode::from(INVALID));
+    }
+
+    let environments = environments(globals)?;
+    let mut responder = responder(&args.walk)?;
+    let clock = args.walk.now.map_or_else(Clock::real, Clock::starting_at);
+    let records = store.events(&args.incident)?;
+    let state = WalkState::replay(&records);
+    if state.closed.is_some() {
+        eprintln!(
+            "custos: {} is closed; `custos log {}` shows its record",
+            args.incident, args.incident
+        );
+        return Ok(ExitCode::from(INVALID));
+    }
+    if let Some(node) = &state.current {
+        let resumed = custos::store::Event::WalkResumed {
+            node: node.to_string(),
+        };
+        store.append(&args.incident, &actor(&args.walk), clock.now(), &[resumed])?;
+    }
+    eprintln!(
+        "custos: resuming {} at `{}`",
+        args.incident,
+        state.current.map(|n| n.to_string()).unwrap_or_default()
+    );
+    continue_walk(
+        &mut store,
+        &runbook,
+        args.incident,
+        &args.walk,
+        clock,
+        responder.as_mut(),
+        environments,
+        globals,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn continue_walk(
+    store: &mut Store,
+    runbook: &Runbook,
+    incident: IncidentId,
+    walk: &WalkArgs,
+    clock: Clock,
+    responder: &mut dyn Responder,
+    environments: Option<Environments>,
+    globals: &Globals,
+) -> anyhow::Result<ExitCode> {
+    let key_path = signing::default_key_path(store.path());
+    let key = signing::load_or_create(&key_path)?;
+    let secrets: Box<dyn Secrets> = match &environments {
+        Some(environments) if walk.answers.is_some() => Box::new(EnvSecrets::new(environments)),
+        Some(environments) => Box::new(super::hsm::TerminalSecrets::new(environments)),
+        None => Box::new(custos::hsm::FixedSecrets::new()),
+    };
+    let mut actions = HsmActions::new(environments, secrets);
+    let mut gates = custos::engine::gates::PolicyGates::load(&globals.policies)?;
+
+    let rehearsal = store.incident(&incident)?.rehearsal;
+    let mut walker = Walker {
+        context: WalkContext {
+            store,
+            runbook,
+            incident,
+            actor: actor(walk),
+            clock,
+            state: WalkState::default(),
+        },
+        responder,
+        actions: &mut actions,
+        gates: &mut gates,
+        key: &key,
+        poll: Duration::from_millis(250),
+        patience: Duration::from_secs(walk.wait),
+    };
+    let ending = walker.walk()?;
+    actions.close();
+
+    match ending {
+        Ending::Closed { node, outcome } => {
+            eprintln!("custos: {incident} closed at `{node}`: {outcome}; the log is sealed");
+            if rehearsal {
+                let records = store.events(&incident)?;
+                println!("\n{}", custos::engine::report::debrief(runbook, &records));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ending::Paused { node, reason, stop } => {
+            eprintln!("custos: {incident} stopped at `{node}`: {reason}");
+            eprintln!(
+                "custos: it stays open; `custos resume {incident}` continues where it stopped"
+            );
+            Ok(if stop == Stop::Paused {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(FAILED)
+            })
+        }
+    }
+}
+
+fn responder(walk: &WalkArgs) -> anyhow::Result<Box<dyn Responder>> {
+    match &walk.answers {
+        Some(path) => match Answers::load(path) {
+            Ok(answers) => Ok(Box::new(Script::new(answers, walk.quiet))),
+            Err(report) => bail!("{}", report.to_string().trim_end()),
+        },
+        None => Ok(Box::new(Terminal::new())),
+    }
+}
+
+fn stopped_before_opening(stop: &Stop) -> ExitCode {
+    match stop {
+        Stop::Paused => {
+            eprintln!("custos: stopped before the incident was opened; nothing was recorded");
+            ExitCode::SUCCESS
+        }
+        Stop::Invalid(reason) => {
+            eprintln!("custos: the incident was not opened: {reason}");
+            ExitCode::from(INVALID)
+        }
+        Stop::Unanswered { node, .. } => {
+            eprintln!("custos: the incident was not opened: no answer for `{node}`");
+            ExitCode::from(INVALID)
+        }
+    }
+}
+
+/// The login name, unless `--as` says who.
+fn actor(walk: &WalkArgs) -> String {
+    walk.person
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn environments(globals: &Globals) -> anyhow::Result<Option<Environments>> {
+    let path = globals.policies.join(custos::policy::ENVIRONMENTS);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Environments::load(&path)
+        .map(Some)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
+/// Every environment the runbook's actions name must be safe for a drill: not production, or
+/// production with a simulator stand-in.
+fn drill_is_safe(runbook: &Runbook, environments: Option<&Environments>) -> Result<(), String> {
+    for node in &runbook.nodes {
+        let NodeKind::Action(action) = &node.kind else {
+            continue;
+        };
+        for param in &action.params {
+            let Some(spec) =
+                custos::catalog::action(&action.run.name).and_then(|spec| spec.param(&param.name))
+            else {
+                continue;
+            };
+            if spec.kind != custos::catalog::ParamKind::Environment {
+                continue;
+            }
+            let Some(name) = param.value.as_str() else {
+                continue;
+            };
+            let Some(environments) = environments else {
+                return Err(format!(
+                    "node `{}` names environment `{name}`, and no environments are defined",
+                    node.id
+                ));
+            };
+            environments
+                .resolve_for_drill(name)
+                .map_err(|error| format!("node `{}`: {error}", node.id))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,325 @@
+//! The interactive walk: prompts (inquire) and a spinner (indicatif), for an 80-column
+//! terminal over SSH.
+//!
+//! Esc or Ctrl-C at any prompt pauses the walk; the incident stays open and `custos resume`
+//! continues it. Nothing typed here is written anywhere before the engine records it.
+
+use custos::engine::fields::check_value;
+use custos::engine::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View};
+use custos::runbook::{Edge, Input, InputKind, NodeKind, Requirement};
+use indicatif::{ProgressBar, ProgressStyle};
+use inquire::error::InquireError;
+use inquire::validator::Validation;
+use inquire::{Password, PasswordDisplayMode, Select, Text};
+use serde_json::{Map, Value};
+use std::io::IsTerminal;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+const WIDTH: usize = 80;
+const NOTE: &str = "Add a note";
+const PAUSE: &str = "Pause here (resume later)";
+const DONE: &str = "Done, go on";
+
+/// A person at a terminal.
+pub struct Terminal {
+    spinner: Option<ProgressBar>,
+    bold: bool,
+}
+
+impl Terminal {
+    pub fn new() -> Self {
+        Self {
+            spinner: None,
+            bold: std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn heading(&self, text: &str) -> String {
+        if self.bold {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// The prompt's answer, or the walk stops: Esc and Ctrl-C pause.
+fn asked<T>(result: Result<T, InquireError>) -> Result<T, Stop> {
+    result.map_err(|error| match error {
+        InquireError::OperationCanceled | InquireError::OperationInterrupted => Stop::Paused,
+        other => Stop::Invalid(format!("the terminal could not ask: {other}")),
+    })
+}
+
+fn ask_value(input: &Input) -> Result<Option<Value>, Stop> {
+    let checked = input.clone();
+    let validator = move |text: &str| {
+        if text.trim().is_empty() && !checked.required {
+            return Ok(Validation::Valid);
+        }
+        match check_value(&checked, &Value::String(text.to_owned())) {
+            Ok(_) => Ok(Validation::Valid),
+            Err(reason) => Ok(Validation::Invalid(reason.into())),
+        }
+    };
+    let text = match &input.kind {
+        InputKind::Choice(choices) => asked(Select::new(&input.prompt, choices.clone()).prompt())?,
+        InputKind::Boolean => {
+            asked(Select::new(&input.prompt, vec!["yes".to_owned(), "no".to_owned()]).prompt())?
+        }
+        kind => {
+            let help = match kind {
+                InputKind::Kcv => "hexadecimal, like 08D7B4",
+                InputKind::Date => "like 2026-12-03",
+                InputKind::Number => "a number",
+                _ => "",
+            };
+            asked(
+                Text::new(&input.prompt)
+                    .with_help_message(help)
+                    .with_validator(validator)
+                    .prompt(),
+            )?
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    check_value(input, &Value::String(text))
+        .map(Some)
+        .map_err(Stop::Invalid)
+}
+
+/// Offers "add a note" until the person picks something else; returns that choice.
+fn choose_with_notes(
+    message: &str,
+    mut options: Vec<String>,
+    notes: &mut Vec<String>,
+) -> Result<String, Stop> {
+    options.push(NOTE.to_owned());
+    options.push(PAUSE.to_owned());
+    loop {
+        let picked = asked(
+            Select::new(message, options.clone())
+                .with_page_size(12)
+                .prompt(),
+        )?;
+        match picked.as_str() {
+            NOTE => {
+                let note = asked(Text::new("Note:").prompt())?;
+                if !note.trim().is_empty() {
+                    notes.push(note);
+                }
+            }
+            PAUSE => return Err(Stop::Paused),
+            _ => return Ok(picked),
+        }
+    }
+}
+
+/// Text broken into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    for paragraph in text.lines() {
+        let indent: String = paragraph
+            .chars()
+            .take_while(|c| c.is_whitespace())
+            .collect();
+        let mut line = indent.clone();
+        for word in paragraph.split_whitespace() {
+            if line.trim().len() > 0 && line.chars().count() + word.chars().count() + 1 > width {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                line = format!("{indent}  ");
+            }
+            if !line.trim().is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+impl Responder for Terminal {
+    fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop> {
+        let mut values = Map::new();
+        if !inputs.is_empty() {
+            println!("{}", self.heading("Before the first step, a few facts:"));
+        }
+        for input in inputs {
+            if let Some(value) = ask_value(input)? {
+                values.insert(input.name.clone(), value);
+            }
+        }
+        Ok(values)
+    }
+
+    fn arrive(&mut self, view: &View<'_>) {
+        let node = view.node;
+        let phase = node.phase.map_or("", |phase| phase.label());
+        let mut facts = format!("Step {} · {}", view.step, node.kind_name());
+        if !phase.is_empty() {
+            facts.push_str(&format!(" · {phase}"));
+        }
+        if view.visit > 1 {
+            facts.push_str(&format!(" · visit {}", view.visit));
+        }
+        if view.rehearsal {
+            facts.push_str(" · DRILL");
+        }
+        println!("\n{}", "─".repeat(WIDTH));
+        println!("{}", wrap(&facts, WIDTH).trim_end());
+        println!(
+            "{}",
+            self.heading(&wrap(&node.title, WIDTH).trim_end().to_owned())
+        );
+        if let Some(within) = node.within {
+            println!(
+                "Time limit: {}",
+                custos::runbook::checklist::friendly(within)
+            );
+        }
+        if let Some(guidance) = &view.guidance {
+            println!("\n{}", wrap(guidance.trim_end(), WIDTH).trim_end());
+        }
+        let recent: Vec<&str> = view
+            .path
+            .iter()
+            .rev()
+            .take(5)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        if recent.len() > 1 {
+            let more = if view.path.len() > 5 { "… → " } else { "" };
+            println!(
+                "\n{}",
+                wrap(&format!("Path: {more}{}", recent.join(" → ")), WIDTH).trim_end()
+            );
+        }
+        println!();
+    }
+
+    fn decide(&mut self, _: &View<'_>, options: &[Edge]) -> Result<Choice, Stop> {
+        let labels = options.iter().map(|edge| edge.label.to_string()).collect();
+        let mut notes = Vec::new();
+        let option = choose_with_notes("Your decision:", labels, &mut notes)?;
+        Ok(Choice { option, notes })
+    }
+
+    fn complete(&mut self, _: &View<'_>, fields: &[Input]) -> Result<Done, Stop> {
+        let mut values = Map::new();
+        for field in fields {
+            if let Some(value) = ask_value(field)? {
+                values.insert(field.name.clone(), value);
+            }
+        }
+        let mut notes = Vec::new();
+        choose_with_notes("When the step is done:", vec![DONE.to_owned()], &mut notes)?;
+        Ok(Done {
+            fields: values,
+            notes,
+        })
+    }
+
+    fn notes(&mut self, view: &View<'_>) -> Vec<String> {
+        let _ = view;
+        Vec::new()
+    }
+
+    fn approve(
+        &mut self,
+        view: &View<'_>,
+        require: &Requirement,
+        already: &[String],
+    ) -> Result<ApprovalMove, Stop> {
+        let roles: Vec<&str> = require
+            .roles
+            .iter()
+            .map(|role| role.name.as_str())
+            .collect();
+        let so_far = if already.is_empty() {
+            "nobody yet".to_owned()
+        } else {
+            already.join(", ")
+        };
+        println!(
+            "{}",
+            wrap(
+                &format!(
+                    "Needs {} different people with role {}. Approved so far: {so_far}.",
+                    require.count,
+                    roles.join(" or ")
+                ),
+                WIDTH
+            )
+            .trim_end()
+        );
+        let here = "Someone here approves now".to_owned();
+        let wait = "Wait for an approval from another terminal".to_owned();
+        let picked =
+            asked(Select::new("Approval:", vec![here.clone(), wait, PAUSE.to_owned()]).prompt())?;
+        if picked == PAUSE {
+            return Err(Stop::Paused);
+        }
+        if picked != here {
+            if let NodeKind::Approval { .. } = view.node.kind {
+                println!(
+                    "Waiting. From another terminal: custos approve INCIDENT {} --as PERSON",
+                    view.node.id
+                );
+            }
+            return Ok(ApprovalMove::Wait);
+        }
+        let person = asked(Text::new("Your id in the roster:").prompt())?;
+        let passphrase = asked(
+            Password::new("Your passphrase:")
+                .without_confirmation()
+                .with_display_mode(PasswordDisplayMode::Hidden)
+                .prompt(),
+        )?;
+        Ok(ApprovalMove::Approve(Approver {
+            person: person.trim().to_owned(),
+            passphrase: Zeroizing::new(passphrase),
+        }))
+    }
+
+    fn tell(&mut self, message: &str) {
+        println!("{}", wrap(&format!("→ {message}"), WIDTH).trim_end());
+    }
+
+    fn working(&mut self, what: &str) {
+        let spinner = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            spinner.set_style(style);
+        }
+        spinner.set_message(format!("running {what}"));
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        self.spinner = Some(spinner);
+    }
+
+    fn finished(&mut self) {
+        if let Some(spinner) = self.spinner.take() {
+            spinner.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn long_lines_wrap_within_the_width() {
+        let text = "word ".repeat(40);
+        assert!(
+            wrap(&text, 30)
+                .lines()
+                .all(|line| line.chars().count() <= 30)
+        );
+    }
+}

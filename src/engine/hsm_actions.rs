@@ -1,0 +1,63 @@
+//! The catalog's `hsm.*` actions, run for the walk through [`crate::hsm::Hsm`].
+
+use super::walk::{ActionFailure, Actions};
+use crate::hsm::{Hsm, Secrets};
+use crate::policy::environment::Environments;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Runs actions against the HSMs of the environments policy, asking secrets as needed.
+pub struct HsmActions {
+    hsm: Hsm,
+    environments: Option<Environments>,
+    secrets: Box<dyn Secrets>,
+}
+
+impl HsmActions {
+    /// `environments` is `None` when the policies define none; every action then fails with
+    /// a message saying so.
+    pub fn new(environments: Option<Environments>, secrets: Box<dyn Secrets>) -> Self {
+        Self {
+            hsm: Hsm::new(),
+            environments,
+            secrets,
+        }
+    }
+
+    /// Closes sessions and finalises the PKCS#11 modules this walk loaded.
+    pub fn close(self) {
+        if let Err(error) = self.hsm.close(Duration::from_secs(5)) {
+            tracing::warn!("closing the HSM sessions: {error}");
+        }
+    }
+}
+
+impl Actions for HsmActions {
+    fn run(
+        &mut self,
+        action: &str,
+        params: &Map<String, Value>,
+        rehearsal: bool,
+        timeout: Duration,
+    ) -> Result<Map<String, Value>, ActionFailure> {
+        let Some(environments) = &self.environments else {
+            return Err(ActionFailure {
+                message: "no environments are defined: write `policies/environments.yaml`".into(),
+                retryable: false,
+            });
+        };
+        self.hsm
+            .run(
+                action,
+                params,
+                environments,
+                self.secrets.as_mut(),
+                rehearsal,
+                timeout,
+            )
+            .map_err(|error| ActionFailure {
+                retryable: error.retryable(),
+                message: error.to_string(),
+            })
+    }
+}
