@@ -98,11 +98,14 @@ fn start(
         return Ok(ExitCode::from(INVALID));
     }
     let environments = environments(globals)?;
-    if rehearsal {
-        if let Err(why) = drill_is_safe(&loaded.runbook, environments.as_ref()) {
-            eprintln!("custos: this drill would touch production, so it does not start: {why}");
-            return Ok(ExitCode::from(INVALID));
-        }
+    let safety = if rehearsal {
+        drill_is_safe(&loaded.runbook, environments.as_ref())
+    } else {
+        Ok(())
+    };
+    if let Err(why) = safety {
+        eprintln!("custos: this drill would touch production, so it does not start: {why}");
+        return Ok(ExitCode::from(INVALID));
     }
 
     let mut store = Store::open(&globals.store_path())?;

@@ -128,7 +128,7 @@ fn wrap(text: &str, width: usize) -> String {
             .collect();
         let mut line = indent.clone();
         for word in paragraph.split_whitespace() {
-            if line.trim().len() > 0 && line.chars().count() + word.chars().count() + 1 > width {
+            if !line.trim().is_empty() && line.chars().count() + word.chars().count() + 1 > width {
                 out.push_str(line.trim_end());
                 out.push('\n');
                 line = format!("{indent}  ");
@@ -173,10 +173,7 @@ impl Responder for Terminal {
         }
         println!("\n{}", "─".repeat(WIDTH));
         println!("{}", wrap(&facts, WIDTH).trim_end());
-        println!(
-            "{}",
-            self.heading(&wrap(&node.title, WIDTH).trim_end().to_owned())
-        );
+        println!("{}", self.heading(wrap(&node.title, WIDTH).trim_end()));
         if let Some(within) = node.within {
             println!(
                 "Time limit: {}",
