@@ -97,7 +97,7 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         let event = serde_json::to_value(&record.event).unwrap_or_default();
         let mut fields = event.as_object().cloned().unwrap_or_default();
         let kind = fields
-            .remove("type")
+            .shift_remove("type")
             .and_then(|kind| kind.as_str().map(str::to_owned))
             .unwrap_or_default();
         let detail: Vec<String> = fields
