@@ -128,7 +128,11 @@ fn walks_killed_at_random_points_resume_with_every_acknowledged_move_kept() {
             entered_before.len()
         );
 
-        let closed = list.stdout.lines().last().is_some_and(|line| line.contains(" closed "));
+        let closed = list
+            .stdout
+            .lines()
+            .last()
+            .is_some_and(|line| line.contains(" closed "));
         if !closed {
             interrupted += 1;
         }
