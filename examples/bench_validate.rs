@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo run --release --example bench_validate`
 
+#![allow(clippy::unwrap_used)]
+
 use custos::runbook::{Context, parse};
 use std::time::{Duration, Instant};
 

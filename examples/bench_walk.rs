@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo run --release --example bench_walk` (`NODES=1000 ROUNDS=5`).
 
+#![allow(clippy::unwrap_used)]
+
 use custos::engine::answers::{Answers, Script};
 use custos::engine::{
     ActionFailure, Actions, Clock, EngineError, Gates, WalkContext, WalkState, Walker,

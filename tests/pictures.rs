@@ -1,5 +1,7 @@
 //! `custos graph` and `custos show`: pictures that render and paper that can be followed.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use support::cli::{custos, repo};

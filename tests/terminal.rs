@@ -1,5 +1,7 @@
 //! The interactive walk, driven through a pseudo-terminal as a person would drive it.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use rexpect::session::{PtySession, spawn_command};

@@ -5,6 +5,8 @@
 //! file holds what `custos validate` must print. Run with `CUSTOS_BLESS=1` to rewrite those
 //! files after a deliberate change of wording, then read the diff.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use support::cli::{custos, repo};

@@ -1,6 +1,8 @@
 //! The scripted walk through the real binary: what it records, how it stops and resumes, and
 //! what `custos verify` says when the record is altered afterwards.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! A small builder that runs the real `custos` binary and captures what it printed.
 
+#![allow(clippy::unwrap_used)]
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
