@@ -1,9 +1,10 @@
 //! How validation cost grows with the size of a runbook.
 //!
-//! Generates runbooks of 1,000, 10,000 and 100,000 nodes shaped like real ones (steps with
-//! guidance templates, decisions with a bounded loop back, automated actions, approvals before
-//! destruction) and times `custos::runbook::parse` on each, beside the YAML parser alone reading
-//! the same bytes in the same run. Prints the median of several rounds and the cost per node,
+//! Generates runbooks of 1,000, 10,000 and 100,000 nodes in two shapes and times
+//! `custos::runbook::parse` on each, beside the YAML parser alone reading the same bytes in the
+//! same run: `lean` nodes carry only a kind, a title and their edges (about 60 bytes); `full`
+//! nodes look like real ones (guidance templates over fields and outputs, a bounded loop back,
+//! automated actions, approvals before destruction; about 190 bytes). Prints the median of several rounds and the cost per node,
 //! which stays about flat when the cost grows linearly.
 //!
 //! Run: `cargo run --release --example bench_validate`
@@ -24,17 +25,26 @@ fn main() {
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
 
     println!(
-        "{:>8} {:>10} {:>12} {:>12} {:>12} {:>10}",
-        "nodes", "bytes", "yaml only", "validate", "per node", "ratio"
+        "{:>6} {:>8} {:>10} {:>12} {:>12} {:>12} {:>10}",
+        "shape", "nodes", "bytes", "yaml only", "validate", "per node", "ratio"
     );
-    for size in sizes {
-        let text = generate(size);
+    for (shape, size) in sizes
+        .iter()
+        .flat_map(|&size| [("lean", size), ("full", size)])
+    {
+        let text = if shape == "lean" {
+            generate_lean(size)
+        } else {
+            generate(size)
+        };
         let mut yaml = Vec::new();
         let mut full = Vec::new();
         for _ in 0..rounds {
             let started = Instant::now();
-            let value: Result<serde::de::IgnoredAny, _> =
-                serde_saphyr::from_str_with_options(&text, serde_saphyr::options! { budget: None });
+            let value: Result<serde::de::IgnoredAny, _> = serde_saphyr::from_str_with_options(
+                &text,
+                serde_saphyr::options! { budget: None, emit_comments: false },
+            );
             assert!(value.is_ok());
             yaml.push(started.elapsed());
 
@@ -47,7 +57,7 @@ fn main() {
         }
         let (yaml, full) = (median(&mut yaml), median(&mut full));
         println!(
-            "{size:>8} {:>10} {:>10.1}ms {:>10.1}ms {:>10.2}us {:>9.2}x",
+            "{shape:>6} {size:>8} {:>10} {:>10.1}ms {:>10.1}ms {:>10.2}us {:>9.2}x",
             text.len(),
             yaml.as_secs_f64() * 1e3,
             full.as_secs_f64() * 1e3,
@@ -55,6 +65,32 @@ fn main() {
             full.as_secs_f64() / yaml.as_secs_f64(),
         );
     }
+}
+
+/// A runbook of `size` nodes with only what every node needs: a chain of steps with titles,
+/// every tenth a decision whose second option skips ahead.
+pub fn generate_lean(size: usize) -> String {
+    let mut text = String::with_capacity(size * 60);
+    text.push_str("id: generated\ntitle: Generated\nversion: 1\nseverity: low\n");
+    text.push_str("summary: A generated runbook for benchmarks.\nstart: n0\nnodes:\n");
+    for node in 0..size - 1 {
+        let next = node + 1;
+        if node % 10 == 9 {
+            let skip = (node + 5).min(size - 1);
+            text.push_str(&format!(
+                "  n{node}: {{ kind: decision, title: Go on?, options: {{ a: n{next}, b: n{skip} }} }}\n"
+            ));
+        } else {
+            text.push_str(&format!(
+                "  n{node}: {{ kind: step, title: Step {node}, next: n{next} }}\n"
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "  n{}: {{ kind: end, title: Done, outcome: resolved }}\n",
+        size - 1
+    ));
+    text
 }
 
 fn median(samples: &mut [Duration]) -> Duration {

@@ -101,6 +101,7 @@ fn options(source: &str) -> Options {
         budget: Some(budget),
         strict_booleans: true,
         with_snippet: false,
+        emit_comments: false,
     }
 }
 
