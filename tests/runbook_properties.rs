@@ -1,6 +1,8 @@
 //! Property tests of the runbook loader: no input makes it panic, and what it accepts holds
 //! the invariants the engine relies on.
 
+#![allow(clippy::unwrap_used)]
+
 use custos::runbook::{Context, NodeKind, parse};
 use proptest::prelude::*;
 
@@ -86,4 +88,31 @@ proptest! {
         let has_end = runbook.nodes.iter().any(|node| matches!(node.kind, NodeKind::End { .. }));
         prop_assert!(has_end, "an accepted runbook has an end");
     }
+}
+
+/// Graph searches must not recurse per node: a runbook is data, and a long one must not
+/// overflow the stack (petgraph's recursive Tarjan did, at 100,000 nodes in a chain).
+#[test]
+fn a_long_chain_of_nodes_validates_without_exhausting_the_stack() {
+    let count = 60_000;
+    let mut text = String::from(
+        "id: chain\ntitle: Chain\nversion: 1\nseverity: low\nsummary: A long chain.\nstart: n0\nnodes:\n",
+    );
+    for node in 0..count - 1 {
+        text.push_str(&format!(
+            "  n{node}: {{ kind: step, title: Step, next: n{} }}\n",
+            node + 1
+        ));
+    }
+    text.push_str(&format!(
+        "  n{}: {{ kind: end, title: Done, outcome: resolved }}\n",
+        count - 1
+    ));
+    let handle = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            parse(&text, Some("chain"), &Context::default()).map(|runbook| runbook.nodes.len())
+        })
+        .unwrap();
+    assert_eq!(handle.join().unwrap().unwrap(), count);
 }

@@ -5,7 +5,7 @@
 
 use super::model::{EdgeLabel, Runbook};
 use petgraph::Direction;
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::VecDeque;
 
@@ -176,7 +176,7 @@ impl Graph {
         }
 
         let mut cycles = Vec::new();
-        for component in tarjan_scc(&sub) {
+        for component in kosaraju_scc(&sub) {
             let first = component[0];
             let looped = component.len() > 1 || sub.contains_edge(first, first);
             if !looped {
