@@ -4,17 +4,24 @@
 //! checked. [`context`] gathers the defined names for the runbook validator; [`check`]
 //! reports what is wrong with the policy files themselves.
 
+pub mod roster;
+
 use crate::runbook::{Context, Report};
 use std::path::Path;
 
 /// The names the policies in `dir` define, for checking runbooks against them.
 pub fn context(dir: &Path) -> Context {
-    let _ = dir;
-    Context::default()
+    let roles = roster::Roster::load_from(dir)
+        .ok()
+        .flatten()
+        .map(|roster| roster.roles());
+    Context {
+        roles,
+        ..Context::default()
+    }
 }
 
 /// Every problem of the policy files in `dir`.
 pub fn check(dir: &Path) -> Vec<Report> {
-    let _ = dir;
-    Vec::new()
+    roster::check_dir(dir).into_iter().collect()
 }
