@@ -8,6 +8,7 @@
 
 pub mod approval;
 pub mod catalog;
+pub mod ceremony;
 pub mod engine;
 pub mod hsm;
 pub mod policy;

@@ -4,7 +4,11 @@
 //! 2 usage errors and input custos cannot use. What the user must see goes to stderr with a
 //! `custos:` prefix; diagnostics go through `tracing`, shown with `-v` or `CUSTOS_LOG`.
 
+mod approve;
+mod ceremony;
 mod graph;
+mod passphrase;
+mod roster;
 mod show;
 mod validate;
 
@@ -25,6 +29,10 @@ struct Cli {
     )]
     policies: PathBuf,
 
+    /// The incident log; by default `$XDG_DATA_HOME/custos/incidents.sqlite`.
+    #[arg(long, global = true, env = "CUSTOS_STORE")]
+    store: Option<PathBuf>,
+
     /// Show what custos decides and why (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -41,6 +49,12 @@ enum Command {
     Graph(graph::Args),
     /// Print a runbook as a Markdown checklist, the script to follow on paper.
     Show(show::Args),
+    /// Approve the node an incident waits at, from any terminal sharing the incident log.
+    Approve(approve::Args),
+    /// Manage the roster: people, roles, passphrases.
+    Roster(roster::Args),
+    /// Key ceremonies: the signed record of a closed ceremony.
+    Ceremony(ceremony::Args),
 }
 
 /// Exit code for a run or check that failed.
@@ -55,6 +69,9 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, &cli.policies),
         Command::Graph(args) => graph::run(args, &cli.policies),
         Command::Show(args) => show::run(args, &cli.policies),
+        Command::Approve(args) => approve::run(args, &cli.policies, &store_path(&cli)),
+        Command::Roster(args) => roster::run(args, &cli.policies),
+        Command::Ceremony(args) => ceremony::run(args, &cli.policies, &store_path(&cli)),
     };
     match result {
         Ok(code) => code,
@@ -63,6 +80,13 @@ pub fn main() -> ExitCode {
             ExitCode::from(FAILED)
         }
     }
+}
+
+/// The incident log named by `--store` or `CUSTOS_STORE`, else the default location.
+fn store_path(cli: &Cli) -> PathBuf {
+    cli.store
+        .clone()
+        .unwrap_or_else(custos::store::default_path)
 }
 
 fn init_tracing(verbose: u8) {
