@@ -31,9 +31,11 @@ pub(super) fn render(roster: &Roster) -> String {
     }
     out.push_str("\npeople:\n");
     for person in &roster.people {
-        let _ = writeln!(out, "  - id: {}", quoted(&person.id));
+        let _ = writeln!(out, "  - id: {}", word(&person.id, super::is_id));
         let _ = writeln!(out, "    name: {}", quoted(&person.name));
-        let roles: Vec<String> = person.roles.iter().map(|role| quoted(role)).collect();
+        let roles: Vec<String> = (person.roles.iter())
+            .map(|role| word(role, super::is_role_word))
+            .collect();
         let _ = writeln!(out, "    roles: [{}]", roles.join(", "));
         let _ = writeln!(out, "    credential: {}", quoted(&person.credential));
         let _ = writeln!(out, "    active_from: {}", person.active_from);
@@ -55,6 +57,20 @@ pub(super) fn render(roster: &Roster) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A checked word as it is, anything else quoted.
+fn word(text: &str, valid: fn(&str) -> bool) -> String {
+    if valid(text)
+        && !matches!(
+            text,
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off"
+        )
+    {
+        text.to_owned()
+    } else {
+        quoted(text)
+    }
 }
 
 /// `text` as a YAML double-quoted scalar.
