@@ -1,6 +1,9 @@
 //! Approvals through the library: each refusal, grants with the qualifying role, counting per
 //! visit, and no passphrase anywhere in the log.
 
+// The helpers stop the test at once on a failed fixture, as `unwrap` in a test does.
+#![allow(clippy::unwrap_used)]
+
 mod approval_common;
 
 use approval_common::*;
