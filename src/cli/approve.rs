@@ -87,7 +87,10 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
     };
 
     let prompt = format!("Passphrase for {}:", args.person);
-    let passphrase = super::passphrase::read(args.passphrase_env.as_deref(), &prompt, false)?;
+    let passphrase = match super::passphrase::read(args.passphrase_env.as_deref(), &prompt, false) {
+        Ok(passphrase) => passphrase,
+        Err(error) => return Ok(invalid(format_args!("{error:#}"))),
+    };
     let result = approval::attempt(
         &mut store,
         &roster,
