@@ -242,7 +242,9 @@ fn deviations(deviations: &[StepLine], out: &mut String) {
     step_table(deviations, out);
 }
 
-/// Text safe inside a Markdown table cell: no pipes, no line breaks.
+/// Text safe inside a Markdown table cell: no pipes, no line breaks, no HTML tags.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    text.replace('|', "\\|")
+        .replace('<', "\\<")
+        .replace(['\n', '\r'], " ")
 }
