@@ -17,7 +17,10 @@ use serde_json::{Map, Value, json};
 use support::cli::custos;
 
 fn map(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap()
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
 }
 
 fn granted(node: &str, person: &str, role: &str, host: &str, terminal: &str) -> Event {
@@ -30,8 +33,8 @@ fn granted(node: &str, person: &str, role: &str, host: &str, terminal: &str) -> 
 }
 
 /// Appends `events` as `actor` at minute `minutes`.
-fn log(store: &mut Store, incident: &IncidentId, actor: &str, minutes: i64, events: Vec<Event>) {
-    store.append(incident, actor, at(minutes), &events).unwrap();
+fn log(store: &mut Store, incident: &IncidentId, actor: &str, minutes: i64, events: &[Event]) {
+    store.append(incident, actor, at(minutes), events).unwrap();
 }
 
 /// A drill of the installation ceremony, closed and sealed. Bob and erin approve the key
@@ -60,7 +63,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "alice",
         1,
-        vec![Event::ParticipantsRecorded { participants }],
+        &[Event::ParticipantsRecorded { participants }],
     );
 
     enter(store, &id, "approve_script", 2);
@@ -69,7 +72,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "carol",
         3,
-        vec![granted(
+        &[granted(
             "approve_script",
             "carol",
             "security-officer",
@@ -82,7 +85,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "dave",
         4,
-        vec![granted(
+        &[granted(
             "approve_script",
             "dave",
             "operations-manager",
@@ -97,7 +100,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "bob",
         11,
-        vec![granted(
+        &[granted(
             "approve_generation",
             "bob",
             "custodian",
@@ -110,7 +113,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "erin",
         13,
-        vec![granted(
+        &[granted(
             "approve_generation",
             "erin",
             "custodian",
@@ -125,7 +128,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "alice",
         15,
-        vec![Event::ActionFinished {
+        &[Event::ActionFinished {
             node: "generate_key".into(),
             action: "hsm.generate".into(),
             ok: true,
@@ -139,7 +142,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "alice",
         16,
-        vec![Event::ActionFinished {
+        &[Event::ActionFinished {
             node: "kcv_cmac".into(),
             action: "hsm.kcv".into(),
             ok: false,
@@ -153,7 +156,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "bob",
         17,
-        vec![Event::StepCompleted {
+        &[Event::StepCompleted {
             node: "record_kcvs".into(),
             fields: map(json!({"kcv_cmac": "7AD386C376", "kcv_ecb": "7DF76B"})),
             next: "backup".into(),
@@ -164,7 +167,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "alice",
         18,
-        vec![Event::NoteAdded {
+        &[Event::NoteAdded {
             node: "record_kcvs".into(),
             text: "CMAC computed by hand on the offline laptop: <AES> & done".into(),
         }],
@@ -176,7 +179,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "bob",
         21,
-        vec![Event::ApprovalRefused {
+        &[Event::ApprovalRefused {
             node: "approve_record".into(),
             person: "bob".into(),
             reason: "wrong passphrase".into(),
@@ -188,7 +191,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "bob",
         30,
-        vec![granted(
+        &[granted(
             "approve_record",
             "bob",
             "custodian",
@@ -201,7 +204,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "carol",
         31,
-        vec![granted(
+        &[granted(
             "approve_record",
             "carol",
             "security-officer",
@@ -214,7 +217,7 @@ fn drill(store: &mut Store) -> IncidentId {
         &id,
         "alice",
         31,
-        vec![Event::ApprovalCompleted {
+        &[Event::ApprovalCompleted {
             node: "approve_record".into(),
             people: vec!["bob".into(), "carol".into()],
             next: "sign_record".into(),
