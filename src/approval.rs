@@ -22,6 +22,20 @@ use crate::store::{Event, EventRecord, IncidentId, Origin, Store, StoreError};
 pub use dual_control::{ApprovalEntry, SAME_TERMINAL_WINDOW, dual_control};
 pub use origin::{NO_TERMINAL, origin};
 
+/// The environment variable a scripted drill (`--answers`) reads `person`'s passphrase from:
+/// `CUSTOS_PASSPHRASE_` and the id in capitals, with `-` and `.` as `_` (`erin` gives
+/// `CUSTOS_PASSPHRASE_ERIN`).
+pub fn passphrase_variable(person: &str) -> String {
+    let suffix: String = person
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            other => other.to_ascii_uppercase(),
+        })
+        .collect();
+    format!("CUSTOS_PASSPHRASE_{suffix}")
+}
+
 /// Why an approval was refused; its text is the `reason` of the `approval_refused` event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -318,7 +332,7 @@ pub fn quorum(records: &[EventRecord], node: &str, require: &Requirement) -> Quo
         return quorum;
     };
 
-    for record in &records[entered_at + 1..] {
+    for record in records.iter().skip(entered_at + 1) {
         match &record.event {
             Event::ApprovalGranted {
                 node: granted,
@@ -340,4 +354,30 @@ pub fn quorum(records: &[EventRecord], node: &str, require: &Requirement) -> Quo
         }
     }
     quorum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_passphrase_variable_is_the_id_in_capitals_with_underscores() {
+        assert_eq!(passphrase_variable("erin"), "CUSTOS_PASSPHRASE_ERIN");
+        assert_eq!(passphrase_variable("ana-m.r"), "CUSTOS_PASSPHRASE_ANA_M_R");
+    }
+
+    #[test]
+    fn refusal_reasons_read_as_the_log_records_them() {
+        let missing = Refusal::MissingRole {
+            required: vec!["custodian".into(), "security-officer".into()],
+        };
+        assert_eq!(
+            missing.to_string(),
+            "missing role: needs one of custodian, security-officer"
+        );
+        let revoked = Refusal::Revoked {
+            on: "2026-06-01".parse().unwrap(),
+        };
+        assert_eq!(revoked.to_string(), "revoked on 2026-06-01");
+    }
 }

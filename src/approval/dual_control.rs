@@ -85,3 +85,73 @@ pub fn dual_control(records: &[EventRecord], window: SignedDuration) -> Vec<Appr
     }
     entries
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ChainHash, IncidentId};
+
+    fn grant(seq: u64, person: &str, host: &str, terminal: &str, seconds: i64) -> EventRecord {
+        let start: Timestamp = "2026-12-03T19:00:00Z".parse().unwrap();
+        let at = start + SignedDuration::from_secs(seconds);
+        EventRecord {
+            incident: IncidentId::new(1).unwrap(),
+            seq,
+            at,
+            written_at: at,
+            actor: person.into(),
+            rehearsal: true,
+            event: Event::ApprovalGranted {
+                node: "approve".into(),
+                person: person.into(),
+                role: "custodian".into(),
+                origin: Origin {
+                    user: person.into(),
+                    host: host.into(),
+                    terminal: terminal.into(),
+                    pid: 1,
+                },
+            },
+            prev_hash: ChainHash([0; 32]),
+            hash: ChainHash([0; 32]),
+        }
+    }
+
+    fn flags(records: &[EventRecord]) -> Vec<Vec<String>> {
+        dual_control(records, SAME_TERMINAL_WINDOW)
+            .into_iter()
+            .map(|entry| entry.same_terminal_as)
+            .collect()
+    }
+
+    #[test]
+    fn approvals_exactly_five_minutes_apart_at_one_terminal_are_flagged_both_ways() {
+        let records = [
+            grant(1, "bob", "h", "pts/1", 0),
+            grant(2, "erin", "h", "pts/1", 300),
+        ];
+        assert_eq!(flags(&records), [vec!["erin"], vec!["bob"]]);
+    }
+
+    #[test]
+    fn approvals_further_apart_or_from_another_terminal_or_host_are_not_flagged() {
+        let records = [
+            grant(1, "bob", "h", "pts/1", 0),
+            grant(2, "erin", "h", "pts/1", 301),
+            grant(3, "carol", "h", "pts/2", 10),
+            grant(4, "dave", "other", "pts/1", 10),
+        ];
+        let none: Vec<Vec<String>> = vec![vec![]; 4];
+        assert_eq!(flags(&records), none);
+    }
+
+    #[test]
+    fn one_person_approving_twice_from_one_terminal_is_not_a_pair() {
+        let records = [
+            grant(1, "bob", "h", "pts/1", 0),
+            grant(2, "bob", "h", "pts/1", 10),
+        ];
+        let none: Vec<Vec<String>> = vec![vec![]; 2];
+        assert_eq!(flags(&records), none);
+    }
+}

@@ -111,6 +111,14 @@ impl Person {
         Standing::Active
     }
 
+    /// The component of `key` this person holds or has held, if it is not `component`: the
+    /// reason PCI PIN 21-2.4 forbids giving them `component`.
+    pub fn conflicting_component(&self, key: &str, component: &str) -> Option<&Component> {
+        self.components
+            .iter()
+            .find(|held| held.key == key && held.component != component)
+    }
+
     /// Whether the person holds `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|held| held == role)
