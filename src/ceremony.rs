@@ -9,8 +9,6 @@
 mod html;
 mod markdown;
 
-use std::collections::BTreeMap;
-
 use ed25519_dalek::VerifyingKey;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
@@ -72,6 +70,8 @@ pub struct ParticipantLine {
     /// The full name from the roster, when the person is in it.
     pub name: Option<String>,
     pub roles: Vec<String>,
+    /// Whether `participants_recorded` named them; `false` for someone who only acted.
+    pub recorded: bool,
 }
 
 /// One thing done during the ceremony.
@@ -149,47 +149,49 @@ pub fn record(
     })
 }
 
-/// From `participants_recorded` when the log has it; otherwise everyone who acted or
-/// approved, with the roles their approvals named.
+/// Those named by `participants_recorded`, in its order, then everyone else who acted or
+/// approved (with the roles their approvals named): someone acting without being signed in is
+/// itself worth seeing.
 fn participants(records: &[EventRecord], roster: Option<&Roster>) -> Vec<ParticipantLine> {
-    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut add = |person: &str, role: Option<&str>| {
-        let held = roles.entry(person.to_owned()).or_default();
+    let mut lines: Vec<ParticipantLine> = Vec::new();
+    let mut add = |person: &str, role: Option<&str>, recorded: bool| {
+        let index = match lines.iter().position(|line| line.person == person) {
+            Some(index) => index,
+            None => {
+                lines.push(ParticipantLine {
+                    person: person.to_owned(),
+                    name: roster
+                        .and_then(|roster| roster.person(person))
+                        .map(|entry| entry.name.clone()),
+                    roles: Vec::new(),
+                    recorded,
+                });
+                lines.len() - 1
+            }
+        };
+        let line = &mut lines[index];
         if let Some(role) = role
-            && !held.iter().any(|r| r == role)
+            && !line.roles.iter().any(|held| held == role)
         {
-            held.push(role.to_owned());
+            line.roles.push(role.to_owned());
         }
     };
 
-    let recorded = records.iter().find_map(|record| match &record.event {
-        Event::ParticipantsRecorded { participants } => Some(participants),
-        _ => None,
-    });
-    if let Some(participants) = recorded {
-        for participant in participants {
-            add(&participant.person, Some(&participant.role));
-        }
-    } else {
-        for record in records {
-            match &record.event {
-                Event::ApprovalGranted { person, role, .. } => add(person, Some(role)),
-                Event::ApprovalRefused { .. } => {}
-                _ => add(&record.actor, None),
+    for record in records {
+        if let Event::ParticipantsRecorded { participants } = &record.event {
+            for participant in participants {
+                add(&participant.person, Some(&participant.role), true);
             }
         }
     }
-
-    roles
-        .into_iter()
-        .map(|(person, roles)| ParticipantLine {
-            name: roster
-                .and_then(|roster| roster.person(&person))
-                .map(|entry| entry.name.clone()),
-            person,
-            roles,
-        })
-        .collect()
+    for record in records {
+        match &record.event {
+            Event::ApprovalGranted { person, role, .. } => add(person, Some(role), false),
+            Event::ApprovalRefused { .. } => {}
+            _ => add(&record.actor, None, false),
+        }
+    }
+    lines
 }
 
 fn title(runbook: &Runbook, node: &str) -> String {

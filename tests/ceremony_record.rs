@@ -269,23 +269,42 @@ fn the_record_holds_participants_steps_kcvs_deviations_and_the_verified_seal() {
     let record = ceremony::record(&store, &id, Some(&roster()), Some(&trusted)).unwrap();
 
     assert!(record.verified());
-    let people: Vec<(&str, Option<&str>, String)> = record
+    let people: Vec<(&str, Option<&str>, String, bool)> = record
         .participants
         .iter()
-        .map(|p| (p.person.as_str(), p.name.as_deref(), p.roles.join(",")))
+        .map(|p| {
+            (
+                p.person.as_str(),
+                p.name.as_deref(),
+                p.roles.join(","),
+                p.recorded,
+            )
+        })
         .collect();
     assert_eq!(
         people,
         [
-            ("Ana Auditora (Audit SA)", None, "witness".to_owned()),
-            ("alice", Some("Alice Andrade"), "ceremony-master".to_owned()),
-            ("bob", Some("Bob Benavides"), "custodian".to_owned()),
+            (
+                "alice",
+                Some("Alice Andrade"),
+                "ceremony-master".into(),
+                true
+            ),
+            ("bob", Some("Bob Benavides"), "custodian".into(), true),
+            ("erin", Some("Erin Espinoza"), "custodian".into(), true),
             (
                 "carol",
                 Some("Carol Castillo"),
-                "security-officer".to_owned()
+                "security-officer".into(),
+                true
             ),
-            ("erin", Some("Erin Espinoza"), "custodian".to_owned()),
+            ("Ana Auditora (Audit SA)", None, "witness".into(), true),
+            (
+                "dave",
+                Some("Dave Delgado"),
+                "operations-manager".into(),
+                false
+            ),
         ]
     );
 
@@ -342,10 +361,10 @@ fn the_markdown_record_is_printable_with_seal_flags_and_signature_lines() {
     for expected in [
         "# Ceremony record: HSM installation and key ceremony\n",
         "**DRILL: a rehearsal, not a record of a production ceremony.**",
-        "| Started | 2026-12-03T19:00:00Z UTC by alice |",
-        "| Ended | 2026-12-03T19:40:00Z UTC, outcome completed |",
+        "| Started | 2026-12-03T19:00:00Z by alice |",
+        "| Ended | 2026-12-03T19:40:00Z, outcome completed |",
         "## Participants",
-        "| bob | Bob Benavides | custodian |",
+        "| bob | Bob Benavides | custodian | yes |",
         "| 12 | 2026-12-03T19:17:00Z | bob | Write down the check values by hand (record_kcvs) | \
          done; kcv_cmac: 7AD386C376; kcv_ecb: 7DF76B |",
         "| 10 | generate_key | `7DF76B` | ecb | action hsm.generate |",
@@ -367,7 +386,8 @@ fn the_markdown_record_is_printable_with_seal_flags_and_signature_lines() {
         "- Verification: VERIFIED: 19 event(s) read; sealed by ed25519:",
         "Erin Espinoza (erin), as custodian\n\nSignature: ______________________________  \
          Date and time: ____________________",
-        "Ana Auditora (Audit SA) (Ana Auditora (Audit SA)), as witness",
+        "Ana Auditora (Audit SA), as witness",
+        "| dave | Dave Delgado | operations-manager | no: acted without being signed in |",
         "Filed under dual custody in tamper-evident bag serial",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
@@ -444,7 +464,10 @@ fn custos_ceremony_record_prints_the_record_and_exits_0_when_the_seal_verifies()
         .args(["ceremony", "record", &id.to_string()])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("| erin | Erin Espinoza | custodian |"));
+    assert!(
+        run.stdout
+            .contains("| erin | Erin Espinoza | custodian | yes |")
+    );
     assert!(run.stdout.contains("SAME TERMINAL as bob"));
 
     let out = dir.path().join("record.html");

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::markdown::signature_lines;
+use super::markdown::{signature_lines, signed_in};
 use super::{CeremonyRecord, StepLine};
 use crate::store::signing::public_key_text;
 
@@ -42,17 +42,17 @@ impl CeremonyRecord {
             ),
             (
                 "Started",
-                format!("{} UTC by {}", incident.opened_at, incident.initiator),
+                format!("{} by {}", incident.opened_at, incident.initiator),
             ),
             (
                 "Ended",
                 format!(
-                    "{} UTC, outcome {}",
+                    "{}, outcome {}",
                     self.closed_at,
                     incident.outcome.as_deref().unwrap_or("unknown")
                 ),
             ),
-            ("Record printed", format!("{} UTC", self.produced_at)),
+            ("Record printed", self.produced_at.to_string()),
         ];
         for (label, value) in rows {
             row(&mut out, "td", &[label, &value]);
@@ -66,10 +66,14 @@ impl CeremonyRecord {
 
     fn html_body(&self, out: &mut String) {
         out.push_str("<h2>Participants</h2>\n<table>\n");
-        row(out, "th", &["Person", "Name", "Roles"]);
+        row(out, "th", &["Person", "Name", "Roles", "Signed in"]);
         for p in &self.participants {
             let name = p.name.as_deref().unwrap_or("not in the roster");
-            row(out, "td", &[&p.person, name, &p.roles.join(", ")]);
+            row(
+                out,
+                "td",
+                &[&p.person, name, &p.roles.join(", "), signed_in(p.recorded)],
+            );
         }
         out.push_str("</table>\n<h2>Steps</h2>\n");
         steps(&self.steps, out);
@@ -165,7 +169,7 @@ impl CeremonyRecord {
                 "<li>Chain head: event {}, <code>{}</code></li>\n\
                  <li>Public key: <code>{}</code></li>\n\
                  <li>Signature (Ed25519): <code>{}</code></li>\n\
-                 <li>Sealed at: {} UTC</li>",
+                 <li>Sealed at: {}</li>",
                 seal.head_seq,
                 seal.head_hash,
                 public_key_text(&seal.public_key),

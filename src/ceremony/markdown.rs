@@ -38,17 +38,17 @@ impl CeremonyRecord {
             ),
             (
                 "Started",
-                format!("{} UTC by {}", incident.opened_at, incident.initiator),
+                format!("{} by {}", incident.opened_at, incident.initiator),
             ),
             (
                 "Ended",
                 format!(
-                    "{} UTC, outcome {}",
+                    "{}, outcome {}",
                     self.closed_at,
                     incident.outcome.as_deref().unwrap_or("unknown")
                 ),
             ),
-            ("Record printed", format!("{} UTC", self.produced_at)),
+            ("Record printed", self.produced_at.to_string()),
         ];
         for (label, value) in rows {
             let _ = writeln!(out, "| {label} | {} |", cell(&value));
@@ -57,14 +57,16 @@ impl CeremonyRecord {
     }
 
     fn participants_table(&self, out: &mut String) {
-        out.push_str("## Participants\n\n| Person | Name | Roles |\n|---|---|---|\n");
+        out.push_str("## Participants\n\n| Person | Name | Roles | Signed in |\n");
+        out.push_str("|---|---|---|---|\n");
         for participant in &self.participants {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} |",
+                "| {} | {} | {} | {} |",
                 cell(&participant.person),
                 cell(participant.name.as_deref().unwrap_or("not in the roster")),
-                cell(&participant.roles.join(", "))
+                cell(&participant.roles.join(", ")),
+                signed_in(participant.recorded)
             );
         }
         out.push('\n');
@@ -148,7 +150,7 @@ impl CeremonyRecord {
                     "- Signature (Ed25519): `{}`",
                     hex::encode(seal.signature.to_bytes())
                 );
-                let _ = writeln!(out, "- Sealed at: {} UTC", seal.sealed_at);
+                let _ = writeln!(out, "- Sealed at: {}", seal.sealed_at);
             }
             None => out.push_str("- No seal is stored for this incident.\n"),
         }
@@ -194,12 +196,16 @@ pub(super) fn signature_lines(record: &CeremonyRecord) -> Vec<String> {
         .participants
         .iter()
         .map(|participant| {
-            let name = participant.name.as_deref().unwrap_or(&participant.person);
-            format!(
-                "{name} ({}), as {}",
-                participant.person,
+            let who = match &participant.name {
+                Some(name) => format!("{name} ({})", participant.person),
+                None => participant.person.clone(),
+            };
+            let roles = if participant.roles.is_empty() {
+                "participant".to_owned()
+            } else {
                 participant.roles.join(", ")
-            )
+            };
+            format!("{who}, as {roles}")
         })
         .collect();
     if !record
@@ -210,6 +216,15 @@ pub(super) fn signature_lines(record: &CeremonyRecord) -> Vec<String> {
         lines.push("Witness: ______________________ (name and organisation)".to_owned());
     }
     lines
+}
+
+/// The "signed in" cell: whether the participants event named the person.
+pub(super) fn signed_in(recorded: bool) -> &'static str {
+    if recorded {
+        "yes"
+    } else {
+        "no: acted without being signed in"
+    }
 }
 
 fn step_table(steps: &[StepLine], out: &mut String) {
