@@ -182,3 +182,14 @@ fn a_revoked_person_stands_revoked_from_the_day_of_revocation() {
     bob.active_from = "2027-01-01".parse().unwrap();
     assert_eq!(bob.standing(at(0)), Standing::NotYetActive);
 }
+
+#[test]
+fn a_declared_role_that_is_not_a_role_word_is_reported() {
+    let text = roster_text(&[&person("bob", "")])
+        .replace("  ciso: decides\n", "  Chief Officer: decides\n");
+    assert_eq!(
+        problems(&text),
+        "roster.yaml: `Chief Officer` in `roles` is not a role word\n = hint: role words are \
+         lowercase letters, digits and `-`\n"
+    );
+}

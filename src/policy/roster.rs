@@ -173,6 +173,13 @@ impl Roster {
         let mut problems = Vec::new();
         let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
 
+        for role in self.roles.keys().filter(|role| !is_role_word(role)) {
+            problems.push(
+                Diagnostic::new(None, format!("`{role}` in `roles` is not a role word"))
+                    .with_hint("role words are lowercase letters, digits and `-`"),
+            );
+        }
+
         for person in &self.people {
             if let Some(first) = seen.get(person.id.as_str()) {
                 problems.push(Diagnostic::at(
