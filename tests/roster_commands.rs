@@ -287,3 +287,97 @@ fn validate_reports_a_roster_that_breaks_the_component_rule() {
         run.stderr
     );
 }
+
+#[test]
+fn assign_refuses_a_second_component_of_one_key_even_after_the_first_was_returned() {
+    let (_dir, policies) = policies();
+    assert_eq!(add_bob(&policies).code, 0);
+    let assign = |component: &str| {
+        roster_cmd(
+            &policies,
+            &[
+                "assign",
+                "bob",
+                "--key",
+                "ZMK-ACME-2026",
+                "--component",
+                component,
+            ],
+            None,
+        )
+    };
+
+    let run = assign("A");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "custos: `bob` holds component A of `ZMK-ACME-2026`\n"
+    );
+
+    let run = assign("B");
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "custos: error: `bob` holds component A of `ZMK-ACME-2026` and may never hold component \
+         B of the same key (PCI PIN 21-2.4); give it to another custodian\n"
+    );
+
+    let run = roster_cmd(
+        &policies,
+        &[
+            "return",
+            "bob",
+            "--key",
+            "ZMK-ACME-2026",
+            "--component",
+            "A",
+            "--on",
+            "2026-03-01",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = assign("B");
+    assert_eq!(
+        run.stderr,
+        "custos: error: `bob` has held component A of `ZMK-ACME-2026` and may never hold \
+         component B of the same key (PCI PIN 21-2.4); give it to another custodian\n"
+    );
+
+    let bob = load(&policies).person("bob").cloned().unwrap();
+    assert_eq!(bob.components.len(), 1);
+    assert_eq!(
+        bob.components[0].returned_on.unwrap().to_string(),
+        "2026-03-01"
+    );
+}
+
+#[test]
+fn only_custodians_are_assigned_components() {
+    let (_dir, policies) = policies();
+    let run = roster_cmd(
+        &policies,
+        &[
+            "add",
+            "carol",
+            "--name",
+            "Carol",
+            "--role",
+            "ciso",
+            "--passphrase-env",
+            "P",
+        ],
+        Some("carol-long-passphrase"),
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = roster_cmd(
+        &policies,
+        &["assign", "carol", "--key", "K", "--component", "A"],
+        None,
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "custos: error: `carol` is not a custodian; only custodians hold key components\n"
+    );
+}

@@ -1,4 +1,5 @@
-//! `custos roster`: add people, set passphrases, revoke, list; the file is rewritten atomically.
+//! `custos roster`: add people, set passphrases, revoke, assign key components, list; the file
+//! is rewritten atomically.
 //!
 //! Passphrases are read into wiped buffers, hashed with Argon2id and never printed. A person
 //! is never deleted: revocation keeps them, and their history of components, in the file.
@@ -7,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use custos::policy::roster::{self, Person, Roster, Standing};
+use custos::policy::roster::{self, Component, Person, Roster, Standing};
 use jiff::Timestamp;
 use jiff::civil::Date;
 
@@ -47,6 +48,28 @@ enum Command {
     Revoke {
         id: String,
         /// The first day the person may no longer act; today if not given.
+        #[arg(long)]
+        on: Option<Date>,
+    },
+    /// Record that a custodian now holds a key component; refused if they hold or have held
+    /// another component of the same key (PCI PIN 21-2.4).
+    Assign {
+        id: String,
+        /// The key's label, as in the key register.
+        #[arg(long)]
+        key: String,
+        /// The component's name or index (`A`, `B`, `1`...).
+        #[arg(long)]
+        component: String,
+    },
+    /// Record that a custodian handed back (or destroyed) a component; the history stays.
+    Return {
+        id: String,
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        component: String,
+        /// The day it was returned; today if not given.
         #[arg(long)]
         on: Option<Date>,
     },
@@ -95,6 +118,24 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
             save(&roster, &path)?;
             eprintln!("custos: `{id}` is revoked from {on}");
         }
+        Command::Assign { id, key, component } => {
+            let mut roster = load(&path)?;
+            assign(&mut roster, id, key, component)?;
+            save(&roster, &path)?;
+            eprintln!("custos: `{id}` holds component {component} of `{key}`");
+        }
+        Command::Return {
+            id,
+            key,
+            component,
+            on,
+        } => {
+            let mut roster = load(&path)?;
+            let on = on.unwrap_or_else(today);
+            give_back(&mut roster, id, key, component, on)?;
+            save(&roster, &path)?;
+            eprintln!("custos: `{id}` returned component {component} of `{key}` on {on}");
+        }
         Command::List => list(&load(&path)?),
     }
     Ok(ExitCode::SUCCESS)
@@ -133,6 +174,63 @@ fn add(
         components: Vec::new(),
         at: custos::runbook::Pos::default(),
     });
+    Ok(())
+}
+
+fn assign(roster: &mut Roster, id: &str, key: &str, component: &str) -> anyhow::Result<()> {
+    let Some(person) = roster.person_mut(id) else {
+        bail!("there is no `{id}` in the roster");
+    };
+    if !person.has_role("custodian") {
+        bail!("`{id}` is not a custodian; only custodians hold key components");
+    }
+    if let Some(held) = person.conflicting_component(key, component) {
+        let when = if held.returned_on.is_some() {
+            "has held"
+        } else {
+            "holds"
+        };
+        bail!(
+            "`{id}` {when} component {} of `{key}` and may never hold component {component} of \
+             the same key (PCI PIN 21-2.4); give it to another custodian",
+            held.component
+        );
+    }
+    let current = person
+        .components
+        .iter()
+        .any(|c| c.key == key && c.component == component && c.returned_on.is_none());
+    if current {
+        bail!("`{id}` already holds component {component} of `{key}`");
+    }
+
+    person.components.push(Component {
+        key: key.to_owned(),
+        component: component.to_owned(),
+        returned_on: None,
+        at: custos::runbook::Pos::default(),
+    });
+    Ok(())
+}
+
+fn give_back(
+    roster: &mut Roster,
+    id: &str,
+    key: &str,
+    component: &str,
+    on: Date,
+) -> anyhow::Result<()> {
+    let Some(person) = roster.person_mut(id) else {
+        bail!("there is no `{id}` in the roster");
+    };
+    let held = person
+        .components
+        .iter_mut()
+        .find(|c| c.key == key && c.component == component && c.returned_on.is_none());
+    let Some(held) = held else {
+        bail!("`{id}` does not hold component {component} of `{key}`");
+    };
+    held.returned_on = Some(on);
     Ok(())
 }
 
