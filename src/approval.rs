@@ -76,15 +76,20 @@ impl fmt::Display for Refusal {
 /// One approval counted towards a quorum.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Approver {
+    /// The roster id of the approver.
     pub person: String,
+    /// The required role they qualified with.
     pub role: String,
+    /// The `at` of the `approval_granted` event.
     pub at: Timestamp,
+    /// The user, host, terminal and process the approval came from.
     pub origin: Origin,
 }
 
 /// Who has approved the current visit of an approval node, and how many are needed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quorum {
+    /// The approval node's id.
     pub node: String,
     /// How many distinct people the node requires.
     pub required: u32,

@@ -48,15 +48,23 @@ pub enum CeremonyError {
 /// Everything the printed record of a ceremony holds.
 #[derive(Clone, Debug)]
 pub struct CeremonyRecord {
+    /// The incident's summary, as the log holds it.
     pub incident: Incident,
     /// The `at` of the closing event.
     pub closed_at: Timestamp,
+    /// Who took part, signed in first.
     pub participants: Vec<ParticipantLine>,
+    /// Everything done, in log order.
     pub steps: Vec<StepLine>,
+    /// Every key check value produced.
     pub kcvs: Vec<KcvLine>,
+    /// Notes, failed actions and refused approvals.
     pub deviations: Vec<StepLine>,
+    /// The dual-control listing.
     pub approvals: Vec<ApprovalEntry>,
+    /// The seal as stored; `None` only if it was removed.
     pub seal: Option<Seal>,
+    /// The result of verifying the chain and the seal.
     pub verification: Verification,
     /// When the record was printed.
     pub produced_at: Timestamp,
@@ -69,6 +77,7 @@ pub struct ParticipantLine {
     pub person: String,
     /// The full name from the roster, when the person is in it.
     pub name: Option<String>,
+    /// The roles played at the ceremony.
     pub roles: Vec<String>,
     /// Whether `participants_recorded` named them; `false` for someone who only acted.
     pub recorded: bool,
@@ -77,20 +86,28 @@ pub struct ParticipantLine {
 /// One thing done during the ceremony.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepLine {
+    /// The event's place in the log.
     pub seq: u64,
+    /// The time the event records.
     pub at: Timestamp,
+    /// Who did it.
     pub actor: String,
+    /// The node's id.
     pub node: String,
     /// The node's title in the pinned runbook.
     pub title: String,
+    /// What was done, as one line.
     pub what: String,
 }
 
 /// A key check value produced during the ceremony.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KcvLine {
+    /// The event's place in the log.
     pub seq: u64,
+    /// The node that produced it.
     pub node: String,
+    /// The check value in hex, as recorded.
     pub value: String,
     /// `ecb`, `cmac`, or how a hand-written value was labelled.
     pub method: String,

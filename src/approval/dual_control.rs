@@ -18,10 +18,15 @@ pub const SAME_TERMINAL_WINDOW: SignedDuration = SignedDuration::from_mins(5);
 pub struct ApprovalEntry {
     /// The event's place in the log.
     pub seq: u64,
+    /// The approval node's id.
     pub node: String,
+    /// The roster id of the approver.
     pub person: String,
+    /// The role the approval qualified with.
     pub role: String,
+    /// The `at` of the `approval_granted` event.
     pub at: Timestamp,
+    /// Where the approval was typed.
     pub origin: Origin,
     /// Other people who approved from the same host and terminal within the window.
     pub same_terminal_as: Vec<String>,

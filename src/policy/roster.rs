@@ -65,9 +65,11 @@ pub struct Person {
     pub id: String,
     /// Full name, for records and signature lines.
     pub name: String,
+    /// Role words from [`Roster::roles`].
     pub roles: Vec<String>,
     /// The Argon2id PHC string of the person's passphrase.
     pub credential: String,
+    /// The first day (UTC) the person may act.
     pub active_from: Date,
     /// The first day the person may no longer act.
     pub revoked_on: Option<Date>,
@@ -86,6 +88,7 @@ pub struct Component {
     pub component: String,
     /// The day the component was handed back or destroyed, if it was.
     pub returned_on: Option<Date>,
+    /// Where the entry starts in the file; zero for components made in memory.
     pub at: Pos,
 }
 
