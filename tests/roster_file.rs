@@ -193,3 +193,29 @@ fn a_declared_role_that_is_not_a_role_word_is_reported() {
          lowercase letters, digits and `-`\n"
     );
 }
+
+#[test]
+fn saving_and_loading_keeps_every_field_even_of_awkward_names() {
+    let mut original = roster();
+    let bob = original.person_mut("bob").unwrap();
+    bob.name = "Bob \"B: 2\" Benavides # not a comment, 'yes'".into();
+    bob.revoked_on = Some("2026-09-30".parse().unwrap());
+    bob.components[0].returned_on = Some("2026-06-01".parse().unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.yaml");
+    roster::save(&original, &path).unwrap();
+    let reloaded = Roster::load(&path).unwrap();
+
+    let strip = |r: &Roster| {
+        let mut r = r.clone();
+        for person in &mut r.people {
+            person.at = Default::default();
+            for component in &mut person.components {
+                component.at = Default::default();
+            }
+        }
+        r
+    };
+    assert_eq!(strip(&reloaded), strip(&original));
+}
