@@ -509,3 +509,32 @@ fn custos_ceremony_record_exits_1_when_the_seal_was_made_by_another_key() {
             .contains("- Verification: FAILED: 19 event(s) read; the seal was made by")
     );
 }
+
+#[test]
+fn custos_ceremony_record_exits_2_for_an_open_incident_or_a_malformed_key() {
+    let (_dir, path, mut store) = temp_store();
+    open_ceremony(&mut store);
+    drop(store);
+
+    let run = custos()
+        .args(["--store", &path.display().to_string()])
+        .args(["ceremony", "record", "INC-1"])
+        .run();
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "custos: incident `INC-1` is still open; a ceremony record is made once it is closed \
+         and sealed\n"
+    );
+
+    let run = custos()
+        .args(["--store", &path.display().to_string()])
+        .args(["ceremony", "record", "INC-1", "--trusted-key", "ed25519:zz"])
+        .run();
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "custos: `ed25519:zz` is not a custos public key (not 64 hex digits); expected \
+         `ed25519:` and 64 hex digits\n"
+    );
+}

@@ -52,9 +52,16 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
             return Ok(ExitCode::from(super::INVALID));
         }
     };
-    let trusted = match trusted_key {
-        Some(text) => Some(custos::store::signing::parse_public_key(text)?),
+    let trusted = match trusted_key
+        .as_deref()
+        .map(custos::store::signing::parse_public_key)
+    {
         None => None,
+        Some(Ok(key)) => Some(key),
+        Some(Err(error)) => {
+            eprintln!("custos: {error}");
+            return Ok(ExitCode::from(super::INVALID));
+        }
     };
     let roster = Roster::load_from(policies).ok().flatten();
     let store = Store::open(store_path)?;
