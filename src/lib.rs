@@ -6,7 +6,9 @@
 //! facts (environments, people, recipients) live in [`policy`]. The command line in
 //! `src/cli` is a thin layer over these modules; nothing here reaches up into it.
 
+pub mod approval;
 pub mod catalog;
+pub mod ceremony;
 pub mod engine;
 pub mod hsm;
 pub mod policy;

@@ -4,9 +4,13 @@
 //! 2 usage errors and input custos cannot use. What the user must see goes to stderr with a
 //! `custos:` prefix; diagnostics go through `tracing`, shown with `-v` or `CUSTOS_LOG`.
 
+mod approve;
+mod ceremony;
 mod graph;
 mod hsm;
+mod passphrase;
 mod records;
+mod roster;
 mod run;
 mod show;
 mod terminal;
@@ -67,6 +71,12 @@ enum Command {
     /// The HSM environments.
     #[command(subcommand)]
     Hsm(HsmCommand),
+    /// Approve the node an incident waits at, from any terminal sharing the incident log.
+    Approve(approve::Args),
+    /// Manage the roster: people, roles, passphrases.
+    Roster(roster::Args),
+    /// Key ceremonies: the signed record of a closed ceremony.
+    Ceremony(ceremony::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +128,9 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => records::verify(args, &globals),
         Command::Key(command) => records::key(command, &globals),
         Command::Hsm(HsmCommand::Check { environment }) => hsm_check(environment, &globals),
+        Command::Approve(args) => approve::run(args, &cli.policies, &globals.store_path()),
+        Command::Roster(args) => roster::run(args, &cli.policies),
+        Command::Ceremony(args) => ceremony::run(args, &cli.policies, &globals.store_path()),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@
 use custos::engine::fields::check_value;
 use custos::engine::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View};
 use custos::runbook::{Edge, Input, InputKind, NodeKind, Requirement};
+use custos::store::event::Participant;
 use indicatif::{ProgressBar, ProgressStyle};
 use inquire::error::InquireError;
 use inquire::validator::Validation;
@@ -118,6 +119,23 @@ fn choose_with_notes(
     }
 }
 
+/// `alice:custodian, bob:witness` as participants; empty when any pair is malformed.
+fn parse_participants(text: &str) -> Vec<Participant> {
+    let pairs: Option<Vec<Participant>> = text
+        .split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            let (person, role) = pair.split_once(':')?;
+            let (person, role) = (person.trim(), role.trim());
+            (!person.is_empty() && !role.is_empty()).then(|| Participant {
+                person: person.to_owned(),
+                role: role.to_owned(),
+            })
+        })
+        .collect();
+    pairs.unwrap_or_default()
+}
+
 /// Text broken into lines of at most `width` characters, at spaces.
 fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
@@ -156,6 +174,30 @@ impl Responder for Terminal {
             }
         }
         Ok(values)
+    }
+
+    fn participants(&mut self) -> Result<Vec<Participant>, Stop> {
+        println!(
+            "{}",
+            self.heading("This runbook is a key ceremony. Record who takes part.")
+        );
+        let validator = |text: &str| {
+            let parsed = parse_participants(text);
+            Ok(if parsed.is_empty() {
+                Validation::Invalid(
+                    "write id:role pairs, like alice:custodian, bob:custodian".into(),
+                )
+            } else {
+                Validation::Valid
+            })
+        };
+        let text = asked(
+            Text::new("Participants (id:role, separated by commas):")
+                .with_help_message("roster ids or names of outside witnesses")
+                .with_validator(validator)
+                .prompt(),
+        )?;
+        Ok(parse_participants(&text))
     }
 
     fn arrive(&mut self, view: &View<'_>) {

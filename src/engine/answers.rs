@@ -12,6 +12,8 @@
 //!     approvals:
 //!       - { person: alice, passphrase_env: ALICE_PASSPHRASE }
 //!       - { wait: true }                  # wait for `custos approve` from another terminal
+//! participants:                           # a ceremony's participants and their roles
+//!   - { person: alice, role: custodian }
 //! ```
 //!
 //! Visits are counted from the log, so a resumed walk picks up the answer for the visit it is
@@ -20,6 +22,7 @@
 use super::fields::check_value;
 use super::responder::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View};
 use crate::runbook::{Diagnostic, Edge, Input, Pos, Report, Requirement};
+use crate::store::event::Participant;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -34,6 +37,9 @@ pub struct Answers {
     pub inputs: Map<String, Value>,
     #[serde(default)]
     pub nodes: HashMap<String, Visits>,
+    /// For a ceremony: who takes part, and as what.
+    #[serde(default)]
+    pub participants: Vec<Participant>,
 }
 
 /// The answers to one node: one for every visit, or a list, one per visit in order.
@@ -199,6 +205,15 @@ impl Responder for Script {
             )));
         }
         Ok(values)
+    }
+
+    fn participants(&mut self) -> Result<Vec<Participant>, Stop> {
+        if self.answers.participants.is_empty() {
+            return Err(Stop::Invalid(
+                "a ceremony needs its `participants` in the answers file".into(),
+            ));
+        }
+        Ok(self.answers.participants.clone())
     }
 
     fn arrive(&mut self, view: &View<'_>) {

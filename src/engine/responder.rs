@@ -5,6 +5,7 @@
 //! stop the walk instead of answering, and the incident stays open to resume.
 
 use crate::runbook::{Edge, Input, Node, Requirement};
+use crate::store::event::Participant;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -65,6 +66,11 @@ pub enum ApprovalMove {
 pub trait Responder {
     /// The values of the runbook's inputs, when an incident opens.
     fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop>;
+
+    /// Who takes part in a key ceremony, with their roles; asked when a ceremony opens.
+    fn participants(&mut self) -> Result<Vec<Participant>, Stop> {
+        Ok(Vec::new())
+    }
 
     /// Shows the node the walk has arrived at.
     fn arrive(&mut self, view: &View<'_>);

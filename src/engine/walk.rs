@@ -133,11 +133,23 @@ pub fn open(
         initiator: actor.to_owned(),
         inputs,
     };
-    let incident = store.open_incident(&opening, clock.now())?;
-    let start = Event::NodeEntered {
-        node: runbook.start.target.to_string(),
+    let participants = if runbook.ceremony {
+        match responder.participants() {
+            Ok(participants) => participants,
+            Err(stop) => return Ok(Err(stop)),
+        }
+    } else {
+        Vec::new()
     };
-    store.append(&incident, actor, clock.now(), &[start])?;
+    let incident = store.open_incident(&opening, clock.now())?;
+    let mut first = Vec::new();
+    if !participants.is_empty() {
+        first.push(Event::ParticipantsRecorded { participants });
+    }
+    first.push(Event::NodeEntered {
+        node: runbook.start.target.to_string(),
+    });
+    store.append(&incident, actor, clock.now(), &first)?;
     Ok(Ok(incident))
 }
 

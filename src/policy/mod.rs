@@ -5,6 +5,7 @@
 //! reports what is wrong with the policy files themselves.
 
 pub mod environment;
+pub mod roster;
 
 use crate::runbook::Context;
 use environment::Environments;
@@ -18,8 +19,13 @@ pub fn context(dir: &Path) -> Context {
     let environments = Environments::load(dir.join(ENVIRONMENTS))
         .ok()
         .map(|environments| environments.names().map(str::to_owned).collect());
+    let roles = roster::Roster::load_from(dir)
+        .ok()
+        .flatten()
+        .map(|roster| roster.roles());
     Context {
         environments,
+        roles,
         ..Context::default()
     }
 }
@@ -28,8 +34,13 @@ pub fn context(dir: &Path) -> Context {
 pub fn check(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let path = dir.join(ENVIRONMENTS);
-    if let (true, Err(error)) = (path.exists(), Environments::load(&path)) {
-        problems.push(error.to_string());
+    if path.exists() {
+        if let Err(error) = Environments::load(&path) {
+            problems.push(error.to_string());
+        }
+    }
+    if let Some(report) = roster::check_dir(dir) {
+        problems.push(report.to_string());
     }
     problems
 }

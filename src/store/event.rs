@@ -94,6 +94,17 @@ pub enum Event {
     WalkResumed { node: String },
     /// The incident reached an `end` node.
     IncidentClosed { node: String, outcome: String },
+    /// The people present at a ceremony and the role each one plays, recorded at its start.
+    ParticipantsRecorded { participants: Vec<Participant> },
+}
+
+/// One person present at a ceremony, with the role they play there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// A roster id, or the name of someone outside the roster (an external witness).
+    pub person: String,
+    /// The role played at the ceremony: `custodian`, `witness`, `ceremony-master`...
+    pub role: String,
 }
 
 /// Where an approval came from, so an auditor can tell two terminals from one.
@@ -125,6 +136,7 @@ impl Event {
             Self::WalkPaused { .. } => "walk_paused",
             Self::WalkResumed { .. } => "walk_resumed",
             Self::IncidentClosed { .. } => "incident_closed",
+            Self::ParticipantsRecorded { .. } => "participants_recorded",
         }
     }
 }

@@ -94,7 +94,7 @@ use rusqlite::Connection;
 
 pub use chain::ChainHash;
 pub use error::StoreError;
-pub use event::{Event, Origin};
+pub use event::{Event, Origin, Participant};
 pub use id::IncidentId;
 pub use incident::{Incident, IncidentState, Opening};
 pub use record::EventRecord;
