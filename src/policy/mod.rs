@@ -34,10 +34,9 @@ pub fn context(dir: &Path) -> Context {
 pub fn check(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let path = dir.join(ENVIRONMENTS);
-    if path.exists() {
-        if let Err(error) = Environments::load(&path) {
-            problems.push(error.to_string());
-        }
+    let environments = path.exists().then(|| Environments::load(&path));
+    if let Some(Err(error)) = environments {
+        problems.push(error.to_string());
     }
     if let Some(report) = roster::check_dir(dir) {
         problems.push(report.to_string());
