@@ -94,6 +94,12 @@ pub enum Event {
     WalkResumed { node: String },
     /// The incident reached an `end` node.
     IncidentClosed { node: String, outcome: String },
+    /// An escalation rule fell due and queued `notification`; each rule fires once per incident.
+    EscalationFired {
+        rule: String,
+        reason: String,
+        notification: String,
+    },
 }
 
 /// Where an approval came from, so an auditor can tell two terminals from one.
@@ -125,6 +131,7 @@ impl Event {
             Self::WalkPaused { .. } => "walk_paused",
             Self::WalkResumed { .. } => "walk_resumed",
             Self::IncidentClosed { .. } => "incident_closed",
+            Self::EscalationFired { .. } => "escalation_fired",
         }
     }
 }
