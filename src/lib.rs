@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod engine;
 pub mod hsm;
+pub mod notify;
 pub mod policy;
 pub mod runbook;
 pub mod store;

@@ -108,7 +108,9 @@ pub use error::StoreError;
 pub use event::{Event, Origin};
 pub use id::IncidentId;
 pub use incident::{Incident, IncidentState, Opening};
-pub use outbox::{Attempt, Claim, NewNotification, Notification, NotificationId, NotificationState};
+pub use outbox::{
+    Attempt, Claim, NewNotification, Notification, NotificationId, NotificationState,
+};
 pub use record::EventRecord;
 pub use schema::Durability;
 pub use seal::Seal;

@@ -128,7 +128,9 @@ impl Claim {
         let lease = jiff::SignedDuration::try_from(lease).unwrap_or(jiff::SignedDuration::MAX);
         Self {
             by: format!("{}:{}", host_name(), std::process::id()),
-            until: Timestamp::now().saturating_add(lease).unwrap_or(Timestamp::MAX),
+            until: Timestamp::now()
+                .saturating_add(lease)
+                .unwrap_or(Timestamp::MAX),
         }
     }
 
@@ -290,9 +292,11 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM outbox WHERE incident = ?1 AND number = ?2");
         let raw = self
             .conn
-            .query_row(&sql, params![id.incident.sql(), number_sql(id.number)], |row| {
-                read(row)
-            })
+            .query_row(
+                &sql,
+                params![id.incident.sql(), number_sql(id.number)],
+                |row| read(row),
+            )
             .optional()
             .in_store(&self.path)?;
         match raw {
@@ -311,7 +315,10 @@ impl Store {
 
     /// Notifications not yet sent: pending ones and those claimed by a sender, oldest first.
     pub fn unsent_notifications(&self) -> Result<Vec<Notification>, StoreError> {
-        self.select("state != 'sent' ORDER BY next_attempt, incident, number", [])
+        self.select(
+            "state != 'sent' ORDER BY next_attempt, incident, number",
+            [],
+        )
     }
 
     fn select<P: rusqlite::Params>(
@@ -530,7 +537,11 @@ fn record(
 fn read_in(conn: &Connection, path: &Path, id: NotificationId) -> Result<Notification, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM outbox WHERE incident = ?1 AND number = ?2");
     let raw = conn
-        .query_row(&sql, params![id.incident.sql(), number_sql(id.number)], read)
+        .query_row(
+            &sql,
+            params![id.incident.sql(), number_sql(id.number)],
+            read,
+        )
         .optional()
         .in_store(path)?;
     let Some(raw) = raw else {

@@ -172,7 +172,11 @@ impl Store {
 }
 
 /// Reads the head of `id`'s chain, refusing an unknown or closed incident.
-pub(super) fn read_tail(conn: &Connection, path: &Path, id: IncidentId) -> Result<Tail, StoreError> {
+pub(super) fn read_tail(
+    conn: &Connection,
+    path: &Path,
+    id: IncidentId,
+) -> Result<Tail, StoreError> {
     let rehearsal: Option<bool> = conn
         .query_row(
             "SELECT rehearsal FROM incidents WHERE id = ?1",
