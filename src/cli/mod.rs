@@ -4,7 +4,9 @@
 //! 2 usage errors and input custos cannot use. What the user must see goes to stderr with a
 //! `custos:` prefix; diagnostics go through `tracing`, shown with `-v` or `CUSTOS_LOG`.
 
+mod escalate;
 mod graph;
+mod notify;
 mod show;
 mod validate;
 
@@ -25,6 +27,10 @@ struct Cli {
     )]
     policies: PathBuf,
 
+    /// The incident log; `$XDG_DATA_HOME/custos/incidents.sqlite` when absent.
+    #[arg(long, global = true, env = "CUSTOS_STORE")]
+    store: Option<PathBuf>,
+
     /// Show what custos decides and why (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -41,6 +47,10 @@ enum Command {
     Graph(graph::Args),
     /// Print a runbook as a Markdown checklist, the script to follow on paper.
     Show(show::Args),
+    /// Show the outbox of notifications, or send everything not yet sent.
+    Notify(notify::Args),
+    /// Queue the escalations that fell due, send what is due and retry what failed (for cron).
+    Escalate(escalate::Args),
 }
 
 /// Exit code for a run or check that failed.
@@ -55,6 +65,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, &cli.policies),
         Command::Graph(args) => graph::run(args, &cli.policies),
         Command::Show(args) => show::run(args, &cli.policies),
+        Command::Notify(args) => notify::run(args, &cli.policies, &store_path(&cli)),
+        Command::Escalate(args) => escalate::run(args, &cli.policies, &store_path(&cli)),
     };
     match result {
         Ok(code) => code,
@@ -77,6 +89,13 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The incident log: `--store`, `CUSTOS_STORE`, or the default location.
+fn store_path(cli: &Cli) -> PathBuf {
+    cli.store
+        .clone()
+        .unwrap_or_else(custos::store::default_path)
 }
 
 /// The file a runbook argument names: a path, or an id looked up in `runbooks/`.

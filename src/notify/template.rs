@@ -255,11 +255,36 @@ fn rendering_problems(
 ) {
     for (part, text, at) in template.parts() {
         if let Err(reason) = render(text, data) {
+            let at = reason
+                .split('`')
+                .nth(1)
+                .map_or(at, |name| locate(text, at, name.trim_matches(['{', '}'])));
             problems.push(Diagnostic::at(
                 at,
                 format!("the {part} cannot be rendered{place}: {reason}"),
             ));
         }
+    }
+}
+
+/// Where `name` first appears in a part that starts at `at`. Lines of a block scalar share
+/// the indentation of its first line; a quoted scalar starts one column after its quote.
+fn locate(text: &str, at: Pos, name: &str) -> Pos {
+    let Some(offset) = text.find(name) else {
+        return at;
+    };
+    let before = &text[..offset];
+    let line = u32::try_from(before.matches('\n').count()).unwrap_or(0);
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |start| start.chars().count());
+    let column = u32::try_from(column).unwrap_or(0);
+    let quote = u32::from(line == 0 && at.width as usize > text.chars().count());
+    Pos {
+        line: at.line + line,
+        column: at.column + column + quote,
+        width: u32::try_from(name.chars().count()).unwrap_or(1),
     }
 }
 

@@ -295,7 +295,7 @@ impl Store {
             .query_row(
                 &sql,
                 params![id.incident.sql(), number_sql(id.number)],
-                |row| read(row),
+                read,
             )
             .optional()
             .in_store(&self.path)?;
