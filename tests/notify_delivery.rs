@@ -1,5 +1,8 @@
 //! Queueing and delivering through a real SMTP server on loopback, and surviving its absence.
 
+// A failed fixture or run should stop the test at once.
+#![allow(clippy::unwrap_used)]
+
 mod notify_common;
 
 use std::process::Command;
@@ -15,7 +18,7 @@ fn a_queued_notification_reaches_the_group_with_its_subject_body_and_message_id(
     let project = project(server.port, "");
     let policy = Policy::load(&project.path().join("policies")).unwrap();
     let mut store = Store::open(&project.path().join("incidents.sqlite")).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
     enter(&mut store, &incident, "notify_executives", 30);
 
     let id = notify::queue(
@@ -106,7 +109,7 @@ fn notifications_queued_while_the_server_is_down_are_delivered_exactly_once_afte
     let store_path = project.path().join("incidents.sqlite");
     let policy = Policy::load(&policies).unwrap();
     let mut store = Store::open(&store_path).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
 
     // An hour in, the executives and the on-call manager fall due; the server is down.
@@ -173,7 +176,7 @@ fn custos_escalate_exits_1_while_a_notification_is_still_failing() {
     let port = free_port();
     let project = project(port, "");
     let mut store = Store::open(&project.path().join("incidents.sqlite")).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
 
     let output = custos(&project, &["escalate", "--now", &at(61).to_string()]);
@@ -203,7 +206,7 @@ fn no_smtp_password_appears_in_any_error_output_or_record() {
     let project = project(server.port, login);
     let store_path = project.path().join("incidents.sqlite");
     let mut store = Store::open(&store_path).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
     drop(store);
 
@@ -247,7 +250,7 @@ fn a_missing_password_variable_is_named_without_any_value() {
     let login = "  username_env: TEST_SMTP_USER\n  password_env: TEST_SMTP_PASSWORD_UNSET\n";
     let project = project(server.port, login);
     let mut store = Store::open(&project.path().join("incidents.sqlite")).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
     drop(store);
 

@@ -180,12 +180,13 @@ fn quoted_printable(text: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -266,7 +267,7 @@ pub fn at(minutes: i64) -> Timestamp {
 }
 
 /// Opens an incident from the shipped runbook `id` with `inputs`, at `at(0)`.
-pub fn open(store: &mut Store, runbook: &str, rehearsal: bool, inputs: Value) -> IncidentId {
+pub fn open(store: &mut Store, runbook: &str, rehearsal: bool, inputs: &Value) -> IncidentId {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("runbooks/{runbook}.yaml"));
     let source = std::fs::read_to_string(path).unwrap();
     let loaded = custos::runbook::parse(&source, None, &Default::default()).unwrap();
