@@ -184,7 +184,13 @@ pub(crate) fn store_maildir(
     );
     let tmp = dir.join("tmp").join(&name);
     let mut file = std::fs::File::create(&tmp).map_err(|e| fail("write into", e))?;
-    let mut bytes = format!("X-RcptTo: {}\r\n", notification.recipients.join(", ")).into_bytes();
+    let addresses: Vec<String> = message
+        .envelope()
+        .to()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut bytes = format!("X-RcptTo: {}\r\n", addresses.join(", ")).into_bytes();
     bytes.extend(message.formatted());
     file.write_all(&bytes).map_err(|e| fail("write into", e))?;
     file.sync_all().map_err(|e| fail("write into", e))?;

@@ -95,6 +95,7 @@ pub enum Event {
     /// The incident reached an `end` node.
     IncidentClosed { node: String, outcome: String },
     /// An escalation rule fell due and queued `notification`; each rule fires once per incident.
+    /// `rule` is the rule's id, with `:NODE` for a rule on nodes that overran their `within`.
     EscalationFired {
         rule: String,
         reason: String,
