@@ -282,3 +282,46 @@ fn custos(project: &tempfile::TempDir, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+#[test]
+fn a_notification_of_an_incident_closed_before_delivery_is_still_sent_and_recorded() {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(mail_dir.path());
+    let project = project(server.port, "");
+    let policy = Policy::load(&project.path().join("policies")).unwrap();
+    let mut store = Store::open(&project.path().join("incidents.sqlite")).unwrap();
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    let id = notify::queue(
+        &mut store,
+        &policy,
+        &incident,
+        None,
+        "board",
+        "zmk-compromise-board-report",
+        at(30),
+    )
+    .unwrap();
+    let closing = Event::IncidentClosed {
+        node: "end_completed".to_owned(),
+        outcome: "completed".to_owned(),
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    store
+        .close(&incident, "alice", at(31), closing, &key)
+        .unwrap();
+
+    let report = notify::deliver(&mut store, &policy, at(32)).unwrap();
+
+    assert_eq!(report.sent, [id]);
+    assert_eq!(mails(mail_dir.path()).len(), 1);
+    let deliveries = store.deliveries(id).unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(
+        (deliveries[0].attempt, deliveries[0].outcome.as_str()),
+        (1, "sent")
+    );
+    assert!(deliveries[0].detail.starts_with("250"), "{deliveries:?}");
+    // The sealed log took no event after its close, and still verifies.
+    assert!(events_of(&store, &incident, "notification_sent").is_empty());
+    assert!(store.verify(&incident, None).unwrap().is_ok());
+}

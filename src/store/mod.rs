@@ -109,7 +109,7 @@ pub use event::{Event, Origin};
 pub use id::IncidentId;
 pub use incident::{Incident, IncidentState, Opening};
 pub use outbox::{
-    Attempt, Claim, NewNotification, Notification, NotificationId, NotificationState,
+    Attempt, Claim, Delivery, NewNotification, Notification, NotificationId, NotificationState,
 };
 pub use record::EventRecord;
 pub use schema::Durability;

@@ -181,6 +181,17 @@ pub struct Notification {
     pub response: Option<String>,
 }
 
+/// One ended delivery attempt, as the `deliveries` table keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub attempt: u64,
+    /// `sent`, `failed` or `unknown`.
+    pub outcome: String,
+    pub at: Timestamp,
+    /// The server's response, the error, or why the outcome is unknown.
+    pub detail: String,
+}
+
 /// How one delivery attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
@@ -439,6 +450,35 @@ impl Store {
         log_if_open(&tx, &path, id, at, event)?;
 
         tx.commit().in_store(&path)
+    }
+
+    /// Every ended delivery attempt of `id`, in order; kept also after the incident closed.
+    pub fn deliveries(&self, id: NotificationId) -> Result<Vec<Delivery>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT attempt, outcome, at, detail FROM deliveries
+                 WHERE incident = ?1 AND number = ?2 ORDER BY attempt",
+            )
+            .in_store(&self.path)?;
+        let rows = statement
+            .query_map(params![id.incident.sql(), number_sql(id.number)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .in_store(&self.path)?;
+
+        let mut deliveries = Vec::new();
+        for row in rows {
+            let (attempt, outcome, at, detail): (i64, String, String, String) =
+                row.in_store(&self.path)?;
+            deliveries.push(Delivery {
+                attempt: u64::try_from(attempt).unwrap_or(0),
+                outcome,
+                at: parse_time(&at).map_err(|detail| self.bad_row(id, &detail))?,
+                detail,
+            });
+        }
+        Ok(deliveries)
     }
 
     fn bad_row(&self, id: NotificationId, detail: &str) -> StoreError {
