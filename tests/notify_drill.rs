@@ -20,7 +20,8 @@ fn a_drill_escalates_at_four_hours_and_one_day_once_each_and_only_to_the_drill_r
     let incident = open(&mut store, "zmk-compromise", true, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
 
-    // (minutes after opening, what fires then) for the shipped rules of a critical incident.
+    // (minutes after opening, what fires then) for the shipped rules of a critical incident;
+    // at 5 hours the incident is classified as major, which starts the DORA clock.
     let rounds: &[(i64, &[&str])] = &[
         (20, &[]),
         (31, &["step-overdue:intake"]),
@@ -29,7 +30,13 @@ fn a_drill_escalates_at_four_hours_and_one_day_once_each_and_only_to_the_drill_r
         (239, &[]),
         (241, &["board-after-4-hours"]),
         (242, &[]),
-        (600, &[]),
+        (300, &[]),
+        (359, &[]),
+        (361, &["step-overdue:notify_executives"]),
+        (479, &[]),
+        (481, &["dora-initial-report-near"]),
+        (539, &[]),
+        (541, &["dora-initial-report-missed"]),
         (1199, &[]),
         (1201, &["dora-awareness-near"]),
         (1439, &[]),
@@ -38,6 +45,9 @@ fn a_drill_escalates_at_four_hours_and_one_day_once_each_and_only_to_the_drill_r
         (4000, &[]),
     ];
     for (minutes, expected) in rounds {
+        if *minutes == 300 {
+            enter(&mut store, &incident, "notify_executives", 300);
+        }
         let report = notify::escalate(&mut store, &policy, at(*minutes)).unwrap();
         let fired: Vec<&str> = report.fired.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(&fired, expected, "at +{minutes} min");
@@ -56,21 +66,14 @@ fn a_drill_escalates_at_four_hours_and_one_day_once_each_and_only_to_the_drill_r
             _ => None,
         })
         .collect();
-    let expected = [
-        ("step-overdue:intake", 31),
-        ("executives-after-1-hour", 61),
-        ("board-after-4-hours", 241),
-        ("dora-awareness-near", 1201),
-        ("board-after-1-day", 1441),
-    ];
-    let expected: Vec<(String, jiff::Timestamp)> = expected
+    let expected: Vec<(String, jiff::Timestamp)> = rounds
         .iter()
-        .map(|(rule, minutes)| ((*rule).to_owned(), at(*minutes)))
+        .flat_map(|(minutes, keys)| keys.iter().map(|key| ((*key).to_owned(), at(*minutes))))
         .collect();
     assert_eq!(fired, expected);
 
     let mails = mails(mail_dir.path());
-    assert_eq!(mails.len(), 5, "one message per escalation");
+    assert_eq!(mails.len(), 8, "one message per escalation");
     for mail in &mails {
         assert_eq!(mail.rcpt_to(), [DRILL], "{:?}", mail.file);
         assert!(mail.header("To").unwrap().contains(DRILL));
@@ -89,6 +92,19 @@ fn a_drill_escalates_at_four_hours_and_one_day_once_each_and_only_to_the_drill_r
         subjects
             .contains(&"[DRILL] Board notice: critical incident still open after a day (INC-1)"),
         "{subjects:?}"
+    );
+    let missed = mails
+        .iter()
+        .find(|m| m.header("Subject").unwrap().contains("DEADLINE MISSED"))
+        .unwrap();
+    assert_eq!(missed.rcpt_to(), [DRILL]);
+    assert!(
+        missed.body.contains(
+            "Why you receive it: the deadline \"DORA initial report (4 hours after classification \
+         as major)\" passed at 2026-12-03 17:00 UTC and is not met."
+        ),
+        "{}",
+        missed.body
     );
     let board = mails
         .iter()

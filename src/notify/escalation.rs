@@ -10,6 +10,7 @@
 //!     after: PT4H                               # an ISO 8601 span; P1M is a calendar month
 //!     warn_before: PT1H
 //!     met_by: [{notified: major-incident-initial-report}]
+//!     only_if: [{entered: notify_executives}]   # optional: applies once one happened
 //! rules:
 //!   critical:
 //!     - {id: board-after-4-hours, open_for: PT4H, notify: board, template: incident-open-4-hours}
@@ -57,6 +58,9 @@ pub struct Deadline {
     pub after: Span,
     pub warn_before: Option<SignedDuration>,
     pub met_by: Vec<Anchor>,
+    /// The deadline applies only once one of these happened (such as the classification as
+    /// major); empty when it always applies.
+    pub only_if: Vec<Anchor>,
 }
 
 /// Something that happens in an incident at a known time.
@@ -204,6 +208,9 @@ impl Escalation {
 
 impl Deadline {
     fn state(&self, history: &History) -> Option<DeadlineState> {
+        if !self.only_if.is_empty() && self.only_if.iter().all(|a| history.anchor(a).is_none()) {
+            return None;
+        }
         let start = self.from.iter().filter_map(|a| history.anchor(a)).min()?;
         let due = start
             .to_zoned_datetime(TimeZone::UTC)
@@ -301,6 +308,8 @@ struct RawDeadline {
     warn_before: Option<Spanned<String>>,
     #[serde(default)]
     met_by: Vec<Anchor>,
+    #[serde(default)]
+    only_if: Vec<Anchor>,
 }
 
 #[derive(Deserialize)]
@@ -386,6 +395,7 @@ fn build_deadline(name: String, raw: RawDeadline, problems: &mut Vec<Diagnostic>
         after,
         warn_before,
         met_by: raw.met_by,
+        only_if: raw.only_if,
     }
 }
 
