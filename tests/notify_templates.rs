@@ -133,3 +133,48 @@ fn an_escalation_rule_naming_an_unknown_group_is_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn without_policy_files_nothing_is_queued_and_custos_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    let policy = custos::notify::Policy::load(&policies).unwrap();
+    let mut store = custos::store::Store::open(&dir.path().join("incidents.sqlite")).unwrap();
+    let incident = notify_common::open(
+        &mut store,
+        "zmk-compromise",
+        false,
+        &notify_common::zmk_inputs(),
+    );
+
+    let error = custos::notify::queue(
+        &mut store,
+        &policy,
+        &incident,
+        None,
+        "board",
+        "zmk-compromise-board-report",
+        notify_common::at(1),
+    )
+    .unwrap_err();
+
+    let notify_yaml = policies.join("notify.yaml");
+    assert_eq!(
+        policy.warning().unwrap(),
+        format!(
+            "there is no `{}`: notifications are neither queued nor sent",
+            notify_yaml.display()
+        )
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "cannot queue a notification to `board`: there is no `{}`, so custos knows no mail \
+             server and no recipient groups; write one (see `policies/notify.yaml` in the custos \
+             sources)",
+            notify_yaml.display()
+        )
+    );
+    assert!(policy.groups().is_none() && policy.template_names().is_none());
+    assert!(custos::notify::check(&policies).is_empty());
+}

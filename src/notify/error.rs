@@ -47,6 +47,10 @@ pub enum NotifyError {
     )]
     NoDrillDelivery { path: PathBuf, incident: String },
 
+    /// The store refused the notification as a repeat of one already queued.
+    #[error("the outbox refused a repeated notification for incident `{incident}`")]
+    AlreadyQueued { incident: String },
+
     /// A template could not be rendered for this incident, usually because a value it uses
     /// is missing (strict mode).
     #[error(

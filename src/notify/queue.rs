@@ -32,11 +32,10 @@ pub fn queue(
 ) -> Result<NotificationId, NotifyError> {
     let history = History::read(store, incident)?;
     let queued = queue_for(store, policy, &history, node, group, template, None, now)?;
-    // Only escalations can be refused as already fired; this is not one.
-    Ok(queued.unwrap_or(NotificationId {
-        incident: *incident,
-        number: 0,
-    }))
+    // The store refuses only a second notification for one escalation, and this is none.
+    queued.ok_or_else(|| NotifyError::AlreadyQueued {
+        incident: incident.to_string(),
+    })
 }
 
 /// Queues a notification; `None` when `because` names an escalation that already fired.
