@@ -325,3 +325,73 @@ fn a_notification_of_an_incident_closed_before_delivery_is_still_sent_and_record
     assert!(events_of(&store, &incident, "notification_sent").is_empty());
     assert!(store.verify(&incident, None).unwrap().is_ok());
 }
+
+#[test]
+fn two_processes_escalating_at_the_same_moment_queue_and_send_each_escalation_once() {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(mail_dir.path());
+    let project = project(server.port, "");
+    let store_path = project.path().join("incidents.sqlite");
+    let mut store = Store::open(&store_path).unwrap();
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    enter(&mut store, &incident, "intake", 0);
+
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_custos"))
+                .current_dir(project.path())
+                .args(["--store", "incidents.sqlite", "escalate", "--now"])
+                .arg(at(61).to_string())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut run in runs {
+        assert!(run.wait().unwrap().success());
+    }
+    // Whatever one process saw in flight, a later run finds nothing left to do.
+    let last = custos(&project, &["escalate", "--now", &at(61).to_string()]);
+    assert!(last.status.success(), "{last:?}");
+
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert!(outbox.iter().all(|n| n.state == NotificationState::Sent));
+    assert_eq!(mails(mail_dir.path()).len(), 2);
+    assert_eq!(events_of(&store, &incident, "escalation_fired").len(), 2);
+    assert_eq!(events_of(&store, &incident, "notification_sent").len(), 2);
+}
+
+#[test]
+fn what_a_notification_says_cannot_be_edited_or_deleted_in_the_store() {
+    let project = project(free_port(), "");
+    let store_path = project.path().join("incidents.sqlite");
+    let policy = Policy::load(&project.path().join("policies")).unwrap();
+    let mut store = Store::open(&store_path).unwrap();
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    notify::queue(
+        &mut store,
+        &policy,
+        &incident,
+        None,
+        "board",
+        "zmk-compromise-board-report",
+        at(1),
+    )
+    .unwrap();
+
+    let sql = rusqlite::Connection::open(&store_path).unwrap();
+    let edit = sql.execute("UPDATE outbox SET subject = 'nothing to see'", []);
+    let delete = sql.execute("DELETE FROM outbox", []);
+
+    assert!(
+        edit.unwrap_err()
+            .to_string()
+            .contains("what a custos notification says is never edited")
+    );
+    assert!(
+        delete
+            .unwrap_err()
+            .to_string()
+            .contains("custos notifications are never deleted")
+    );
+}

@@ -338,7 +338,10 @@ fn build(raw: RawEscalation, problems: &mut Vec<Diagnostic>) -> Escalation {
         if !SEVERITIES.contains(&severity.as_str()) {
             problems.push(Diagnostic::new(
                 None,
-                format!("`rules.{severity}`: `{severity}` is not a severity; write low, medium, high or critical"),
+                format!(
+                    "`rules.{severity}`: `{severity}` is not a severity; write low, medium, high \
+                     or critical"
+                ),
             ));
         }
         let mut ids = BTreeSet::new();

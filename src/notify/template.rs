@@ -11,7 +11,8 @@
 //!
 //! | name | what |
 //! |---|---|
-//! | `incident` | `id`, `title`, `runbook`, `severity`, `rehearsal`, `opened`, `initiator`, `elapsed`, `state` |
+//! | `incident` | `id`, `title`, `runbook`, `severity`, `rehearsal`, `opened`, `initiator`, |
+//! | | `elapsed` (time open), `state` (`open` or `closed`) |
 //! | `inputs` | the runbook's inputs by name (null when not given) |
 //! | `path` | the nodes visited so far, in order: `node`, `title`, `at` |
 //! | `outputs` | per action node, its outputs: `outputs.NODE.NAME` |
