@@ -395,3 +395,46 @@ fn what_a_notification_says_cannot_be_edited_or_deleted_in_the_store() {
             .contains("custos notifications are never deleted")
     );
 }
+
+#[test]
+fn a_template_with_html_sends_a_plain_text_and_an_html_alternative() {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(mail_dir.path());
+    let project = project(server.port, "");
+    let template = project.path().join("policies/templates/board-brief.yaml");
+    std::fs::write(
+        &template,
+        "subject: \"Brief on {{incident.id}}\"\nbody: |\n  Plain: {{incident.title}}\n\
+         html: |\n  <p>Rich: <b>{{incident.title}}</b></p>\n",
+    )
+    .unwrap();
+    let policy = Policy::load(&project.path().join("policies")).unwrap();
+    let mut store = Store::open(&project.path().join("incidents.sqlite")).unwrap();
+    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+
+    notify::queue(
+        &mut store,
+        &policy,
+        &incident,
+        None,
+        "board",
+        "board-brief",
+        at(1),
+    )
+    .unwrap();
+    notify::deliver(&mut store, &policy, at(1)).unwrap();
+
+    let mails = mails(mail_dir.path());
+    assert_eq!(mails.len(), 1);
+    let content_type = mails[0].header("Content-Type").unwrap();
+    assert!(
+        content_type.starts_with("multipart/alternative;"),
+        "{content_type}"
+    );
+    let text = std::fs::read_to_string(&mails[0].file).unwrap();
+    assert!(text.contains("Plain: Emergency ZMK rotation"), "{text}");
+    assert!(
+        text.contains("<p>Rich: <b>Emergency ZMK rotation"),
+        "{text}"
+    );
+}
