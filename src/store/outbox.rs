@@ -143,8 +143,13 @@ impl Claim {
         let Some((host, pid)) = self.by.rsplit_once(':') else {
             return true;
         };
+        // Without `/proc` (not Linux) a process cannot be looked up, so only the lease counts.
+        let proc = Path::new("/proc");
         let mine = format!("{}:{}", host_name(), std::process::id());
-        host == host_name() && self.by != mine && !Path::new("/proc").join(pid).exists()
+        host == host_name()
+            && self.by != mine
+            && proc.join("self").exists()
+            && !proc.join(pid).exists()
     }
 }
 
