@@ -2,7 +2,7 @@
 //!
 //! [`History`] reads an incident's events once and answers questions about them (when was a
 //! node entered, is the walk stuck, when was a template sent). [`template_data`] turns it into
-//! the data templates render with; the names are listed in [`super::template`].
+//! the data templates render with; the names are listed in [`crate::notify`].
 
 use std::collections::HashMap;
 
@@ -122,7 +122,7 @@ impl History {
 }
 
 /// The data templates render with for incident `id` at `now`, built from the log; `node` is
-/// the node the walk is at. See [`super::template`] for the names.
+/// the node the walk is at. See [`crate::notify`] for the names.
 pub fn template_data(
     store: &Store,
     policy: &Policy,

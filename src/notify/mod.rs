@@ -13,6 +13,24 @@
 //! was closed meanwhile go to the store's `deliveries` table only, since a sealed log takes no
 //! more events. This module does not walk runbooks and does not decide when a `notify` node
 //! is reached.
+//!
+//! # Template data
+//!
+//! | name | what |
+//! |---|---|
+//! | `incident` | `id`, `title`, `runbook`, `severity`, `rehearsal`, `opened`, `initiator`, |
+//! | | `elapsed` (time open), `state` (`open` or `closed`) |
+//! | `inputs` | the runbook's inputs by name (null when not given) |
+//! | `path` | the nodes visited so far, in order: `node`, `title`, `at` |
+//! | `outputs` | per action node, its outputs: `outputs.NODE.NAME` |
+//! | `fields` | per step, the recorded fields: `fields.NODE.FIELD` |
+//! | `answers` | per decision, the option chosen: `answers.NODE` |
+//! | `approvals` | `node`, `who`, `role`, `when` |
+//! | `deadlines` | `name`, `title`, `due`, `status` (`open`, `met`, `missed`), `met`, `missed` |
+//! | `node` | `id` and `title` of the notify node, or of the node the walk is at |
+//! | `escalation` | only in escalations: `rule`, `reason` |
+//!
+//! Times are written `2026-12-03 19:00 UTC`; `elapsed` as `4 h 05 min`.
 
 mod data;
 mod deliver;

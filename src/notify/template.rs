@@ -7,23 +7,7 @@
 //! is rendered with that runbook's inputs, fields, outputs and answers; one that only
 //! escalations send gets no runbook values, since it may be sent for any incident.
 //!
-//! # Template data
-//!
-//! | name | what |
-//! |---|---|
-//! | `incident` | `id`, `title`, `runbook`, `severity`, `rehearsal`, `opened`, `initiator`, |
-//! | | `elapsed` (time open), `state` (`open` or `closed`) |
-//! | `inputs` | the runbook's inputs by name (null when not given) |
-//! | `path` | the nodes visited so far, in order: `node`, `title`, `at` |
-//! | `outputs` | per action node, its outputs: `outputs.NODE.NAME` |
-//! | `fields` | per step, the recorded fields: `fields.NODE.FIELD` |
-//! | `answers` | per decision, the option chosen: `answers.NODE` |
-//! | `approvals` | `node`, `who`, `role`, `when` |
-//! | `deadlines` | `name`, `title`, `due`, `status` (`open`, `met`, `missed`), `met`, `missed` |
-//! | `node` | `id` and `title` of the notify node, or of the node the walk is at |
-//! | `escalation` | only in escalations: `rule`, `reason` |
-//!
-//! Times are written `2026-12-03 19:00 UTC`; `elapsed` as `4 h 05 min`.
+//! The names of the template data are listed in [`crate::notify`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -289,7 +273,7 @@ fn locate(text: &str, at: Pos, name: &str) -> Pos {
     }
 }
 
-/// A complete set of template data: every name of [the table](self) with a plausible value,
+/// A complete set of template data: every name of [the table](crate::notify) with a plausible value,
 /// and, for a runbook, a value for each of its inputs, fields, outputs and answers.
 pub fn sample_data(runbook: Option<&Runbook>, escalation: bool) -> Value {
     let mut data = json!({
