@@ -223,7 +223,11 @@ impl Gates for NoGates {
         (Vec::new(), false)
     }
 
-    fn notify(&mut self, _: &mut WalkContext<'_>, _: &Node) -> Result<String, EngineError> {
-        Ok(String::new())
+    fn notify(
+        &mut self,
+        _: &mut WalkContext<'_>,
+        _: &Node,
+    ) -> Result<Result<String, String>, EngineError> {
+        Ok(Ok(String::new()))
     }
 }

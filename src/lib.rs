@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod ceremony;
 pub mod engine;
 pub mod hsm;
+pub mod notify;
 pub mod policy;
 pub mod runbook;
 pub mod store;

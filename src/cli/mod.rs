@@ -6,8 +6,10 @@
 
 mod approve;
 mod ceremony;
+mod escalate;
 mod graph;
 mod hsm;
+mod notify;
 mod passphrase;
 mod records;
 mod roster;
@@ -77,6 +79,10 @@ enum Command {
     Roster(roster::Args),
     /// Key ceremonies: the signed record of a closed ceremony.
     Ceremony(ceremony::Args),
+    /// Show the outbox of notifications, or send everything not yet sent.
+    Notify(notify::Args),
+    /// Queue the escalations that fell due, send what is due and retry what failed (for cron).
+    Escalate(escalate::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +137,8 @@ pub fn main() -> ExitCode {
         Command::Approve(args) => approve::run(args, &cli.policies, &globals.store_path()),
         Command::Roster(args) => roster::run(args, &cli.policies),
         Command::Ceremony(args) => ceremony::run(args, &cli.policies, &globals.store_path()),
+        Command::Notify(args) => notify::run(args, &cli.policies, &globals.store_path()),
+        Command::Escalate(args) => escalate::run(args, &cli.policies, &globals.store_path()),
     };
     match result {
         Ok(code) => code,

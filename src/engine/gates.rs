@@ -2,26 +2,41 @@
 //!
 //! Approvals go through [`crate::approval`] against the roster in `policies/roster.yaml`:
 //! distinct, authenticated people with the required roles. Without a roster no approval can
-//! be granted, and the walk says so rather than letting anyone through.
+//! be granted, and the walk says so rather than letting anyone through. Notifications go
+//! through [`crate::notify`]: written to the outbox first, then sent; escalations that fall
+//! due are checked between moves, at most every [`TICK`] of real time.
 
 use super::walk::{EngineError, Gates, WalkContext};
 use crate::approval::{self, Attempt};
+use crate::notify;
 use crate::policy::roster::Roster;
 use crate::runbook::{Node, NodeKind};
 use crate::store::EventRecord;
 use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How often, in real time, a walk looks for escalations that fell due.
+const TICK: Duration = Duration::from_secs(15);
 
 /// The gates of this installation, read from `policies/`.
 pub struct PolicyGates {
     roster: Option<Roster>,
+    mail: notify::Policy,
+    last_tick: Option<Instant>,
 }
 
 impl PolicyGates {
     /// Reads the roster and the notification policy from `dir`.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let mail = notify::Policy::load(dir)
+            .map_err(|error| anyhow::anyhow!("{}", error.to_string().trim_end()))?;
         let roster = Roster::load_from(dir)
             .map_err(|report| anyhow::anyhow!("{}", report.to_string().trim_end()))?;
-        Ok(Self { roster })
+        Ok(Self {
+            roster,
+            mail,
+            last_tick: None,
+        })
     }
 }
 
@@ -70,10 +85,67 @@ impl Gates for PolicyGates {
         (quorum.people(), quorum.is_met())
     }
 
-    fn notify(&mut self, _: &mut WalkContext<'_>, node: &Node) -> Result<String, EngineError> {
-        Ok(format!(
-            "notification at `{}` is not sent: no notification policy",
-            node.id
-        ))
+    fn notify(
+        &mut self,
+        walk: &mut WalkContext<'_>,
+        node: &Node,
+    ) -> Result<Result<String, String>, EngineError> {
+        let NodeKind::Notify {
+            group, template, ..
+        } = &node.kind
+        else {
+            return Ok(Err(format!("`{}` is not a notify node", node.id)));
+        };
+        let now = walk.clock.now();
+        let incident = walk.incident;
+        let queued = notify::queue(
+            walk.store,
+            &self.mail,
+            &incident,
+            Some(node.id.as_str()),
+            &group.name,
+            &template.name,
+            now,
+        );
+        let id = match queued {
+            Ok(id) => id,
+            Err(notify::NotifyError::Store(error)) => return Err(error.into()),
+            Err(other) => return Ok(Err(other.to_string())),
+        };
+        let delivery = notify::deliver(walk.store, &self.mail, now);
+        let sent = delivery
+            .as_ref()
+            .is_ok_and(|report| report.sent.contains(&id));
+        let state = match delivery {
+            Ok(_) if sent => "sent".to_owned(),
+            Ok(_) => {
+                "queued; the mail server did not take it yet, `custos escalate` retries".to_owned()
+            }
+            Err(error) => format!("queued; sending failed ({error}), `custos escalate` retries"),
+        };
+        Ok(Ok(format!(
+            "{} told ({}, message `{id}`): {state}",
+            group.name, template.name
+        )))
+    }
+
+    fn tick(&mut self, walk: &mut WalkContext<'_>) -> Result<Vec<String>, EngineError> {
+        if self.mail.warning().is_some() || self.last_tick.is_some_and(|last| last.elapsed() < TICK)
+        {
+            return Ok(Vec::new());
+        }
+        self.last_tick = Some(Instant::now());
+        let report = match notify::escalate(walk.store, &self.mail, walk.clock.now()) {
+            Ok(report) => report,
+            Err(notify::NotifyError::Store(error)) => return Err(error.into()),
+            Err(other) => return Ok(vec![format!("escalations could not be checked: {other}")]),
+        };
+        let mine = report
+            .fired
+            .iter()
+            .filter(|fired| fired.incident == walk.incident);
+        Ok(mine
+            .map(|fired| format!("escalation: {} ({})", fired.reason, fired.notification))
+            .collect())
     }
 }

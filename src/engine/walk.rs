@@ -76,8 +76,13 @@ pub trait Gates {
     /// Who has approved at `node` since it was last entered, and whether that is enough.
     fn quorum(&self, records: &[EventRecord], node: &Node) -> (Vec<String>, bool);
 
-    /// Queues and sends the notification of a notify node; returns what to tell the walker.
-    fn notify(&mut self, walk: &mut WalkContext<'_>, node: &Node) -> Result<String, EngineError>;
+    /// Queues and sends the notification of a notify node: what to tell the walker, or why it
+    /// could not be queued (the walk goes on and records the reason).
+    fn notify(
+        &mut self,
+        walk: &mut WalkContext<'_>,
+        node: &Node,
+    ) -> Result<Result<String, String>, EngineError>;
 
     /// Sends what has fallen due (escalations, retries); called between moves.
     fn tick(&mut self, walk: &mut WalkContext<'_>) -> Result<Vec<String>, EngineError> {
@@ -228,9 +233,19 @@ impl<'a> Walker<'a> {
             NodeKind::Action(_) => self.act(node, &view),
             NodeKind::Approval { next, .. } => self.approve(node, &view, next),
             NodeKind::Notify { next, .. } => {
-                let message = self.gates.notify(&mut self.context, node)?;
-                self.responder.tell(&message);
-                let events = notes(node, self.responder.notes(&view));
+                let mut events = Vec::new();
+                match self.gates.notify(&mut self.context, node)? {
+                    Ok(message) => self.responder.tell(&message),
+                    Err(reason) => {
+                        let text = format!("the notification was not queued: {reason}");
+                        self.responder.tell(&text);
+                        events.push(Event::NoteAdded {
+                            node: node.id.to_string(),
+                            text,
+                        });
+                    }
+                }
+                events.extend(notes(node, self.responder.notes(&view)));
                 self.move_to(events, &next.target)
             }
         };

@@ -41,5 +41,8 @@ pub fn check(dir: &Path) -> Vec<String> {
     if let Some(report) = roster::check_dir(dir) {
         problems.push(report.to_string());
     }
+    for report in crate::notify::check(dir) {
+        problems.push(report.to_string());
+    }
     problems
 }

@@ -91,6 +91,14 @@ pub enum StoreError {
         detail: String,
     },
 
+    /// A text is not a notification id.
+    #[error("`{text}` is not a notification id; write it as `INC-42.N3`")]
+    InvalidNotificationId { text: String },
+
+    /// No notification has this id.
+    #[error("there is no notification `{id}` in the outbox of `{}`", path.display())]
+    UnknownNotification { path: PathBuf, id: String },
+
     /// An event could not be encoded as JSON.
     #[error("cannot encode a `{kind}` event for incident `{id}`: {source}")]
     Encode {

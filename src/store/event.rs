@@ -96,6 +96,13 @@ pub enum Event {
     IncidentClosed { node: String, outcome: String },
     /// The people present at a ceremony and the role each one plays, recorded at its start.
     ParticipantsRecorded { participants: Vec<Participant> },
+    /// An escalation rule fell due and queued `notification`; each rule fires once per incident.
+    /// `rule` is the rule's id, with `:NODE` for a rule on nodes that overran their `within`.
+    EscalationFired {
+        rule: String,
+        reason: String,
+        notification: String,
+    },
 }
 
 /// One person present at a ceremony, with the role they play there.
@@ -137,6 +144,7 @@ impl Event {
             Self::WalkResumed { .. } => "walk_resumed",
             Self::IncidentClosed { .. } => "incident_closed",
             Self::ParticipantsRecorded { .. } => "participants_recorded",
+            Self::EscalationFired { .. } => "escalation_fired",
         }
     }
 }

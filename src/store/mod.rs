@@ -26,8 +26,18 @@
 //! - `seals`: one row per closed incident: `head_seq`, `head_hash`, `public_key`
 //!   (`ed25519:<hex>`), `signature` (hex of 64 bytes) and the wall-clock `sealed_at`.
 //!
-//! Triggers refuse `UPDATE` and `DELETE` on all three tables, against slips in an SQL shell.
-//! Rows of `events` and `seals` are only ever inserted.
+//! - `outbox`: one row per notification, keyed by `(incident, number)`: what was said (sender,
+//!   recipients as a JSON array, subject, body, the stable `message_id`), fixed when it was
+//!   queued, and its delivery state (`pending`, `sending`, `sent`), `attempts`, `next_attempt`,
+//!   the claim of the process sending it, the last error and the server's response.
+//!   `escalation` names the escalation rule that queued it; it is unique per incident, which
+//!   is what makes an escalation fire once. See [`outbox`].
+//! - `deliveries`: one row per ended delivery attempt (`sent`, `failed` or `unknown`), kept
+//!   also for incidents that are closed and take no more events.
+//!
+//! Triggers refuse `UPDATE` and `DELETE` on `incidents`, `events`, `seals` and `deliveries`,
+//! and `DELETE` on `outbox` as well as any edit of what a notification says, against slips in
+//! an SQL shell. Rows of `events`, `seals` and `deliveries` are only ever inserted.
 //!
 //! # The hash chain
 //!
@@ -73,6 +83,7 @@
 //! look open and is not detectable from the file alone.
 
 pub mod event;
+pub mod outbox;
 pub mod signing;
 
 mod chain;
@@ -97,6 +108,9 @@ pub use error::StoreError;
 pub use event::{Event, Origin, Participant};
 pub use id::IncidentId;
 pub use incident::{Incident, IncidentState, Opening};
+pub use outbox::{
+    Attempt, Claim, Delivery, NewNotification, Notification, NotificationId, NotificationState,
+};
 pub use record::EventRecord;
 pub use schema::Durability;
 pub use seal::Seal;

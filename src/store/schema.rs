@@ -56,6 +56,56 @@ CREATE TABLE seals (
     sealed_at  TEXT NOT NULL
 ) STRICT;
 
+CREATE TABLE outbox (
+    incident        INTEGER NOT NULL REFERENCES incidents (id),
+    number          INTEGER NOT NULL,
+    node            TEXT,
+    escalation      TEXT,
+    recipient_group TEXT NOT NULL,
+    template        TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    sender          TEXT NOT NULL,
+    recipients      TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    html            TEXT,
+    message_id      TEXT NOT NULL UNIQUE,
+    queued_at       TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent')),
+    attempts        INTEGER NOT NULL,
+    next_attempt    TEXT NOT NULL,
+    claimed_by      TEXT,
+    claimed_until   TEXT,
+    last_error      TEXT,
+    sent_at         TEXT,
+    response        TEXT,
+    PRIMARY KEY (incident, number),
+    UNIQUE (incident, escalation)
+) STRICT;
+
+CREATE TABLE deliveries (
+    incident   INTEGER NOT NULL,
+    number     INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    outcome    TEXT NOT NULL CHECK (outcome IN ('sent', 'failed', 'unknown')),
+    at         TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    PRIMARY KEY (incident, number, attempt),
+    FOREIGN KEY (incident, number) REFERENCES outbox (incident, number)
+) STRICT;
+
+CREATE TRIGGER outbox_is_not_deleted BEFORE DELETE ON outbox
+BEGIN SELECT RAISE(ABORT, 'custos notifications are never deleted'); END;
+CREATE TRIGGER outbox_content_is_not_edited
+BEFORE UPDATE OF incident, number, node, escalation, recipient_group, template, channel, sender,
+                 recipients, subject, body, html, message_id, queued_at ON outbox
+BEGIN SELECT RAISE(ABORT, 'what a custos notification says is never edited'); END;
+CREATE TRIGGER deliveries_are_not_edited BEFORE UPDATE ON deliveries
+BEGIN SELECT RAISE(ABORT, 'custos deliveries are append-only'); END;
+CREATE TRIGGER deliveries_are_not_deleted BEFORE DELETE ON deliveries
+BEGIN SELECT RAISE(ABORT, 'custos deliveries are append-only'); END;
+
 CREATE TRIGGER incidents_are_not_edited BEFORE UPDATE ON incidents
 BEGIN SELECT RAISE(ABORT, 'custos incidents are never edited'); END;
 CREATE TRIGGER incidents_are_not_deleted BEFORE DELETE ON incidents

@@ -17,7 +17,7 @@ use super::signing::public_key_text;
 use super::{EventRecord, IncidentId, Opening, Seal, Store, StoreError};
 
 /// The head of an incident's chain, read inside the write transaction.
-struct Tail {
+pub(super) struct Tail {
     id: IncidentId,
     seq: u64,
     hash: ChainHash,
@@ -172,7 +172,11 @@ impl Store {
 }
 
 /// Reads the head of `id`'s chain, refusing an unknown or closed incident.
-fn read_tail(conn: &Connection, path: &Path, id: IncidentId) -> Result<Tail, StoreError> {
+pub(super) fn read_tail(
+    conn: &Connection,
+    path: &Path,
+    id: IncidentId,
+) -> Result<Tail, StoreError> {
     let rehearsal: Option<bool> = conn
         .query_row(
             "SELECT rehearsal FROM incidents WHERE id = ?1",
@@ -235,7 +239,7 @@ fn read_tail(conn: &Connection, path: &Path, id: IncidentId) -> Result<Tail, Sto
 }
 
 /// Writes `events` after `tail`, moving `tail` to the last one written.
-fn write_events(
+pub(super) fn write_events(
     conn: &Connection,
     path: &Path,
     tail: &mut Tail,

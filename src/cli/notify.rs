@@ -1,0 +1,118 @@
+//! `custos notify list|flush`: show the outbox, and send everything not yet sent now.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use custos::notify::{self, DeliveryReport, Notification, Policy};
+use custos::store::Store;
+use jiff::Timestamp;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Show every notification: id, incident, group, subject, state, attempts, next try and
+    /// Message-ID.
+    List,
+    /// Send every notification not yet sent, without waiting for retry times.
+    Flush {
+        /// The time to record, in RFC 3339 (a drill's clock); now when absent.
+        #[arg(long)]
+        now: Option<Timestamp>,
+    },
+}
+
+pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Action::List => list(store),
+        Action::Flush { now } => {
+            let Some(policy) = load_policy(policies) else {
+                return Ok(ExitCode::from(super::INVALID));
+            };
+            let mut store = Store::open(store)?;
+            let report = notify::flush(&mut store, &policy, now.unwrap_or_else(Timestamp::now))?;
+            print_delivery(&report);
+            Ok(verdict(report.all_delivered()))
+        }
+    }
+}
+
+fn list(store: &Path) -> anyhow::Result<ExitCode> {
+    let store = Store::open(store)?;
+    let outbox = store.outbox()?;
+    if outbox.is_empty() {
+        eprintln!("custos: the outbox is empty");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("ID\tINCIDENT\tGROUP\tSUBJECT\tSTATE\tATTEMPTS\tNEXT TRY\tMESSAGE-ID");
+    for notification in &outbox {
+        println!("{}", row(notification));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(n: &Notification) -> String {
+    let next = match n.state {
+        notify::NotificationState::Sent => "-".to_owned(),
+        _ => n.next_attempt.to_string(),
+    };
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\t{next}\t{}",
+        n.id,
+        n.id.incident,
+        n.group,
+        n.subject,
+        n.state.as_str(),
+        n.attempts,
+        n.message_id
+    )
+}
+
+/// Loads the policies, printing their problems when they do not load.
+pub(super) fn load_policy(policies: &Path) -> Option<Policy> {
+    match Policy::load(policies) {
+        Ok(policy) => {
+            if let Some(warning) = policy.warning() {
+                eprintln!("custos: {warning}");
+            }
+            Some(policy)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            eprintln!(
+                "custos: the policies in `{}` are invalid",
+                policies.display()
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn print_delivery(report: &DeliveryReport) {
+    for id in &report.sent {
+        println!("sent {id}");
+    }
+    for (id, error) in &report.failed {
+        println!("failed {id}: {error}");
+    }
+    for id in &report.retrying {
+        println!("waiting {id}: failed before, retried later");
+    }
+    for id in &report.in_flight {
+        println!("in flight {id}: another custos is sending it");
+    }
+}
+
+/// 0 when everything was delivered, 1 when something is still failing.
+pub(super) fn verdict(delivered: bool) -> ExitCode {
+    if delivered {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("custos: some notifications are not delivered yet; they will be retried");
+        ExitCode::from(super::FAILED)
+    }
+}

@@ -1,0 +1,90 @@
+//! Escalating: checking every open incident against the escalation rules, queueing each due
+//! escalation once, then delivering.
+//!
+//! "Once" is kept by the store: the outbox holds at most one notification per incident and
+//! escalation key, and the check and the insert happen in one transaction, so two processes
+//! escalating at the same moment queue one notification between them.
+
+use jiff::Timestamp;
+
+use super::data::History;
+use super::deliver::{DeliveryReport, deliver};
+use super::error::NotifyError;
+use super::policy::Policy;
+use super::queue::{Because, queue_for};
+use crate::store::{IncidentId, IncidentState, NotificationId, Store};
+
+/// An escalation that fired in this round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fired {
+    pub incident: IncidentId,
+    /// The rule's id, with `:NODE` for a node that overran.
+    pub key: String,
+    pub reason: String,
+    pub notification: NotificationId,
+}
+
+/// What one round of escalation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EscalationReport {
+    pub fired: Vec<Fired>,
+    /// Escalations that were due but could not be queued, with the reason.
+    pub refused: Vec<(IncidentId, String, String)>,
+    pub delivery: DeliveryReport,
+}
+
+/// Queues every escalation due at `now` for every open incident, each once, then delivers
+/// everything due.
+pub fn escalate(
+    store: &mut Store,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<EscalationReport, NotifyError> {
+    let mut report = EscalationReport::default();
+
+    for incident in store.incidents()? {
+        if incident.state != IncidentState::Open {
+            continue;
+        }
+        let history = History::read(store, &incident.id)?;
+        let fired = store.fired_escalations(incident.id)?;
+
+        for due in policy.escalation.due(&history, now) {
+            if fired.contains(&due.key) {
+                continue;
+            }
+            let because = Because {
+                key: due.key.clone(),
+                rule: due.rule.id.clone(),
+                reason: due.reason.clone(),
+            };
+            let rule = due.rule;
+            let queued = queue_for(
+                store,
+                policy,
+                &history,
+                None,
+                &rule.group,
+                &rule.template,
+                Some(&because),
+                now,
+            );
+            match queued {
+                Ok(Some(notification)) => report.fired.push(Fired {
+                    incident: incident.id,
+                    key: due.key,
+                    reason: due.reason,
+                    notification,
+                }),
+                Ok(None) => {}
+                Err(NotifyError::Store(error)) => return Err(error.into()),
+                Err(error) => report
+                    .refused
+                    .push((incident.id, due.key, error.to_string())),
+            }
+        }
+    }
+
+    report.delivery = deliver(store, policy, now)?;
+    Ok(report)
+}
