@@ -177,7 +177,10 @@ impl Graph {
 
         let mut cycles = Vec::new();
         for component in kosaraju_scc(&sub) {
-            let first = component[0];
+            // The earliest node in the file starts the example, whatever order the search found.
+            let Some(&first) = component.iter().min() else {
+                continue;
+            };
             let looped = component.len() > 1 || sub.contains_edge(first, first);
             if !looped {
                 continue;
