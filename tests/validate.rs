@@ -126,3 +126,37 @@ fn a_file_that_is_not_utf8_is_reported_not_panicked_on() {
         run.stderr
     );
 }
+
+#[test]
+fn names_the_policies_do_not_define_are_each_reported() {
+    let run = custos()
+        .current_dir(repo())
+        .args(["--policies", "policies", "validate"])
+        .arg("tests/corpus/policy-names/names-policies-lack.yaml")
+        .run();
+    assert_eq!(run.code, 1);
+    let headlines: Vec<&str> = run.stderr.lines().filter(|line| line.starts_with("tests/")).collect();
+    let file = "tests/corpus/policy-names/names-policies-lack.yaml";
+    assert_eq!(
+        headlines,
+        [
+            format!(
+                "{file}:11:24: node `approve` names role `custodain`, which the policies do not \
+                 define (did you mean `custodian`?)"
+            ),
+            format!(
+                "{file}:17:13: node `probe`: parameter `environment` of `hsm.health` names \
+                 environment `production-primray`, which `policies/environments.yaml` does not \
+                 define (did you mean `production-primary`?)"
+            ),
+            format!(
+                "{file}:23:9: node `tell` names recipient group `bord`, which the policies do not \
+                 define (did you mean `board`?)"
+            ),
+            format!(
+                "{file}:24:15: node `tell` names template `board-update-that-does-not-exist`, \
+                 which the policies do not define"
+            ),
+        ]
+    );
+}

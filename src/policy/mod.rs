@@ -23,10 +23,13 @@ pub fn context(dir: &Path) -> Context {
         .ok()
         .flatten()
         .map(|roster| roster.roles());
+    let groups = crate::notify::group_names(dir);
+    let templates = crate::notify::template_names(dir);
     Context {
         environments,
         roles,
-        ..Context::default()
+        groups,
+        templates,
     }
 }
 
