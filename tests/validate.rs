@@ -135,7 +135,11 @@ fn names_the_policies_do_not_define_are_each_reported() {
         .arg("tests/corpus/policy-names/names-policies-lack.yaml")
         .run();
     assert_eq!(run.code, 1);
-    let headlines: Vec<&str> = run.stderr.lines().filter(|line| line.starts_with("tests/")).collect();
+    let headlines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("tests/"))
+        .collect();
     let file = "tests/corpus/policy-names/names-policies-lack.yaml";
     assert_eq!(
         headlines,

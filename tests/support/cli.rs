@@ -96,3 +96,24 @@ impl Custos {
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Makes the drill tokens of `scripts/rehearsal-tokens` under `home`; returns the
+/// `SOFTHSM2_CONF` path to give custos.
+pub fn rehearsal_tokens(home: &Path) -> PathBuf {
+    let output = Command::new(repo().join("scripts/rehearsal-tokens"))
+        .env("CUSTOS_HOME", home)
+        .env("CUSTOS_DRILL_PIN", "123456")
+        .output()
+        .expect("scripts/rehearsal-tokens runs (softhsm2 and opensc must be installed)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout
+        .lines()
+        .last()
+        .expect("the script prints the export line");
+    PathBuf::from(last.trim_start_matches("export SOFTHSM2_CONF="))
+}
