@@ -20,7 +20,7 @@ use crate::runbook::Requirement;
 use crate::store::{Event, EventRecord, IncidentId, Origin, Store, StoreError};
 
 pub use dual_control::{ApprovalEntry, SAME_TERMINAL_WINDOW, dual_control};
-pub use origin::{NO_TERMINAL, origin};
+pub use origin::{NO_TERMINAL, origin, user};
 
 /// The environment variable a scripted drill (`--answers`) reads `person`'s passphrase from:
 /// `CUSTOS_PASSPHRASE_` and the id in capitals, with `-` and `.` as `_` (`erin` gives

@@ -21,11 +21,29 @@ pub fn origin() -> Origin {
     }
 }
 
-fn user() -> String {
+/// The login name: `USER` or its kin, else the name `/etc/passwd` gives this process's uid
+/// (cron jobs and CI often run without `USER`), else `unknown user`.
+pub fn user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .or_else(name_of_uid)
         .unwrap_or_else(|| "unknown user".to_owned())
+}
+
+fn name_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?;
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
 }
 
 fn host() -> String {

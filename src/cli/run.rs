@@ -291,11 +291,7 @@ fn stopped_before_opening(stop: &Stop) -> ExitCode {
 
 /// The login name, unless `--as` says who.
 fn actor(walk: &WalkArgs) -> String {
-    walk.person
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .unwrap_or_else(|| "unknown".to_owned())
+    walk.person.clone().unwrap_or_else(custos::approval::user)
 }
 
 fn environments(globals: &Globals) -> anyhow::Result<Option<Environments>> {
