@@ -98,22 +98,9 @@ impl Answers {
         })?;
         let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
         serde_saphyr::from_str_with_options(&source, options).map_err(|error| {
-            let at = error.location().map(|location| Pos {
-                line: u32::try_from(location.line()).unwrap_or(0),
-                column: u32::try_from(location.column()).unwrap_or(0),
-                width: 1,
-            });
-            let message = error.without_snippet().to_string();
-            let message = message
-                .lines()
-                .next()
-                .unwrap_or("not a valid answers file")
-                .to_owned();
-            report(
-                format!("not a valid answers file: {message}"),
-                at,
-                source.clone(),
-            )
+            let diagnostic = Diagnostic::from_yaml(&error);
+            let message = format!("not a valid answers file: {}", diagnostic.message);
+            report(message, diagnostic.at, source.clone())
         })
     }
 

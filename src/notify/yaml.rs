@@ -39,7 +39,11 @@ pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<Parsed<T>>
     };
     match serde_saphyr::from_str_with_options::<T>(&source, options) {
         Ok(value) => Ok(Some(Parsed { value, source })),
-        Err(error) => Err(Report::new(path, source, vec![problem(&error)])),
+        Err(error) => Err(Report::new(
+            path,
+            source,
+            vec![Diagnostic::from_yaml(&error)],
+        )),
     }
 }
 
@@ -59,32 +63,6 @@ fn text(path: &Path) -> Result<Option<String>, String> {
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|error| format!("the file is not UTF-8 text: {}", error.utf8_error()))
-}
-
-/// The serde-saphyr error as one diagnostic, without the position it repeats in its text.
-fn problem(error: &serde_saphyr::Error) -> Diagnostic {
-    let at = error
-        .location()
-        .filter(|location| location.line() > 0)
-        .map(|location| Pos {
-            line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-            column: u32::try_from(location.column()).unwrap_or(u32::MAX),
-            width: 1,
-        });
-    if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = error.without_snippet() {
-        let key = key.as_deref().unwrap_or("this key");
-        return Diagnostic::new(at, format!("`{key}` appears twice in the same mapping"));
-    }
-    let message = error.without_snippet().to_string();
-    let first = message
-        .lines()
-        .next()
-        .unwrap_or("the file is not valid YAML");
-    let first = match first.rfind(" at line ") {
-        Some(cut) => &first[..cut],
-        None => first,
-    };
-    Diagnostic::new(at, first.trim_end_matches(',').to_owned())
 }
 
 /// The position of a spanned value, for pointing at it.

@@ -35,6 +35,39 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// A serde-saphyr error as one diagnostic, without the position its text repeats.
+    ///
+    /// Every YAML file custos reads (runbooks, policies, answers) reports through here, so a
+    /// repeated key or a syntax error reads the same wherever it is.
+    pub fn from_yaml(error: &serde_saphyr::Error) -> Self {
+        let at = error
+            .location()
+            .filter(|location| location.line() > 0)
+            .map(|location| Pos {
+                line: u32::try_from(location.line()).unwrap_or(u32::MAX),
+                column: u32::try_from(location.column()).unwrap_or(u32::MAX),
+                width: 1,
+            });
+        if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = error.without_snippet() {
+            let key = key.as_deref().unwrap_or("this key");
+            let message = format!("`{key}` appears twice in the same mapping");
+            let hint = "two entries with one name would silently become one; rename or remove one";
+            return Self::new(at, message).with_hint(hint);
+        }
+        let message = error.without_snippet().to_string();
+        let first = message
+            .lines()
+            .next()
+            .unwrap_or("the file is not valid YAML");
+        let first = match first.rfind(" at line ") {
+            Some(cut) => &first[..cut],
+            None => first,
+        };
+        Self::new(at, first.trim_end_matches(',').to_owned())
+    }
+}
+
 /// Every problem of one file, ready to print.
 #[derive(Debug)]
 pub struct Report {

@@ -8,7 +8,7 @@ use super::build::{build, pos};
 use super::check::check;
 use super::context::Context;
 use super::diagnostic::{Diagnostic, Report, suggestion};
-use super::model::{Pos, Runbook};
+use super::model::Runbook;
 use super::raw::{INPUT_FIELDS, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawRunbook, Word};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -106,31 +106,9 @@ fn options(source: &str) -> Options {
 }
 
 fn yaml_problem(error: &serde_saphyr::Error) -> Diagnostic {
-    let at = error
-        .location()
-        .filter(|location| location.line() > 0)
-        .map(|location| Pos {
-            line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-            column: u32::try_from(location.column()).unwrap_or(u32::MAX),
-            width: 1,
-        });
-    if let serde_saphyr::Error::DuplicateMappingKey { key, .. } = error.without_snippet() {
-        let key = key.as_deref().unwrap_or("this key");
-        let message = format!("`{key}` appears twice in the same mapping");
-        let hint = "two nodes or fields with one name would silently become one; rename one";
-        return Diagnostic::new(at, message).with_hint(hint);
-    }
-    let message = error.without_snippet().to_string();
-    let first = message
-        .lines()
-        .next()
-        .unwrap_or("the file is not valid YAML");
-    let message = match first.rfind(" at line ") {
-        Some(cut) => &first[..cut],
-        None => first,
-    };
-    let diagnostic = Diagnostic::new(at, message.trim_end_matches(',').to_owned());
-    if message.starts_with("expected mapping") && at.is_some_and(|at| at.line == 1) {
+    let diagnostic = Diagnostic::from_yaml(error);
+    let first_line = diagnostic.at.is_some_and(|at| at.line == 1);
+    if first_line && diagnostic.message.starts_with("expected mapping") {
         let hint = "a runbook is a YAML mapping: `id: ...`, `title: ...`, `nodes: ...`";
         return diagnostic.with_hint(hint);
     }

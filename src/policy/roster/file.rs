@@ -67,7 +67,7 @@ pub fn parse(source: &str) -> Result<Roster, Vec<Diagnostic>> {
         with_snippet: false,
     };
     let raw: RawRoster = serde_saphyr::from_str_with_options(source, options)
-        .map_err(|error| vec![yaml_problem(&error)])?;
+        .map_err(|error| vec![Diagnostic::from_yaml(&error)])?;
 
     let people = raw
         .people
@@ -111,27 +111,6 @@ fn pos<T>(spanned: &Spanned<T>) -> Pos {
         column: u32::try_from(location.column()).unwrap_or(u32::MAX),
         width: 1,
     }
-}
-
-fn yaml_problem(error: &serde_saphyr::Error) -> Diagnostic {
-    let at = error
-        .location()
-        .filter(|location| location.line() > 0)
-        .map(|location| Pos {
-            line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-            column: u32::try_from(location.column()).unwrap_or(u32::MAX),
-            width: 1,
-        });
-    let message = error.without_snippet().to_string();
-    let first = message
-        .lines()
-        .next()
-        .unwrap_or("the roster is not valid YAML");
-    let first = match first.rfind(" at line ") {
-        Some(cut) => &first[..cut],
-        None => first,
-    };
-    Diagnostic::new(at, first.trim_end_matches(',').to_owned())
 }
 
 /// Writes `roster` to `path` atomically: a synced temporary file renamed over the old one.
