@@ -20,12 +20,16 @@ const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const LABEL: &str = "custos-bench";
 const PIN: &str = "123456";
 const CHILD: &str = "CUSTOS_BENCH_DIR";
+const RAW: &str = "CUSTOS_BENCH_RAW";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ops: usize = args.first().map_or(Ok(1000), |text| text.parse())?;
     let rounds: usize = args.get(1).map_or(Ok(3), |text| text.parse())?;
 
+    if std::env::var_os(RAW).is_some() {
+        return raw(ops);
+    }
     match std::env::var(CHILD) {
         Ok(dir) => bench(Path::new(&dir), ops, rounds),
         Err(_) => parent(&args),
@@ -140,10 +144,62 @@ fn bench(dir: &Path, ops: usize, rounds: usize) -> anyhow::Result<()> {
         );
     }
 
+    let raw = Command::new(std::env::current_exe()?)
+        .arg(ops.to_string())
+        .env(RAW, "1")
+        .output()?;
+    ensure!(
+        raw.status.success(),
+        "the raw module loop failed: {}",
+        stderr(&raw.stderr)
+    );
+    print!("{}", String::from_utf8_lossy(&raw.stdout));
+
     report("custos hsm.kcv (one session)", &ours, ops);
     report("pkcs11-tool --encrypt", &theirs, ops);
     let ratio = median(&theirs).as_secs_f64() / median(&ours).as_secs_f64();
     println!("ratio: custos is {ratio:.0}x faster (medians of {rounds} rounds of {ops} KCVs)");
+    Ok(())
+}
+
+/// The module's own cost: the same encryption straight through cryptoki, in a process of its
+/// own (a module is initialised once per process), with nothing of custos around it.
+fn raw(ops: usize) -> anyhow::Result<()> {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::Attribute;
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+
+    let context = Pkcs11::new(MODULE)?;
+    context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    let slot = context
+        .get_slots_with_token()?
+        .into_iter()
+        .find(|slot| {
+            context
+                .get_token_info(*slot)
+                .is_ok_and(|info| info.label() == LABEL)
+        })
+        .context("the bench token is not there")?;
+    let session = context.open_rw_session(slot)?;
+    session.login(UserType::User, Some(&AuthPin::from(PIN)))?;
+    let key = *session
+        .find_objects(&[Attribute::Id(vec![0xBE])])?
+        .first()
+        .context("no key")?;
+
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        for _ in 0..ops {
+            session.encrypt(&Mechanism::AesEcb, key, &[0u8; 16])?;
+        }
+        times.push(started.elapsed());
+    }
+    report("the module alone (C_Encrypt)", &times, ops);
+    drop(session);
+    context.finalize()?;
     Ok(())
 }
 
