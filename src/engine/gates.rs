@@ -135,7 +135,12 @@ impl Gates for PolicyGates {
             return Ok(Vec::new());
         }
         self.last_tick = Some(Instant::now());
-        let report = match notify::escalate(walk.store, &self.mail, walk.clock.now()) {
+        let report = match notify::escalate_incident(
+            walk.store,
+            &self.mail,
+            walk.incident,
+            walk.clock.now(),
+        ) {
             Ok(report) => report,
             Err(notify::NotifyError::Store(error)) => return Err(error.into()),
             Err(other) => return Ok(vec![format!("escalations could not be checked: {other}")]),

@@ -41,50 +41,73 @@ pub fn escalate(
     now: Timestamp,
 ) -> Result<EscalationReport, NotifyError> {
     let mut report = EscalationReport::default();
-
     for incident in store.incidents()? {
-        if incident.state != IncidentState::Open {
-            continue;
-        }
-        let history = History::read(store, &incident.id)?;
-        let fired = store.fired_escalations(incident.id)?;
-
-        for due in policy.escalation.due(&history, now) {
-            if fired.contains(&due.key) {
-                continue;
-            }
-            let because = Because {
-                key: due.key.clone(),
-                rule: due.rule.id.clone(),
-                reason: due.reason.clone(),
-            };
-            let rule = due.rule;
-            let queued = queue_for(
-                store,
-                policy,
-                &history,
-                None,
-                &rule.group,
-                &rule.template,
-                Some(&because),
-                now,
-            );
-            match queued {
-                Ok(Some(notification)) => report.fired.push(Fired {
-                    incident: incident.id,
-                    key: due.key,
-                    reason: due.reason,
-                    notification,
-                }),
-                Ok(None) => {}
-                Err(NotifyError::Store(error)) => return Err(error.into()),
-                Err(error) => report
-                    .refused
-                    .push((incident.id, due.key, error.to_string())),
-            }
+        if incident.state == IncidentState::Open {
+            queue_due(store, policy, incident.id, now, &mut report)?;
         }
     }
-
     report.delivery = deliver(store, policy, now)?;
     Ok(report)
+}
+
+/// [`escalate`] for one incident only: what a walk checks between moves. A drill's walk runs
+/// on its own clock, which must never decide escalations of other incidents.
+pub fn escalate_incident(
+    store: &mut Store,
+    policy: &Policy,
+    incident: IncidentId,
+    now: Timestamp,
+) -> Result<EscalationReport, NotifyError> {
+    let mut report = EscalationReport::default();
+    if store.incident(&incident)?.state == IncidentState::Open {
+        queue_due(store, policy, incident, now, &mut report)?;
+    }
+    report.delivery = deliver(store, policy, now)?;
+    Ok(report)
+}
+
+/// Queues the escalations of `incident` due at `now` that have not fired yet.
+fn queue_due(
+    store: &mut Store,
+    policy: &Policy,
+    incident: IncidentId,
+    now: Timestamp,
+    report: &mut EscalationReport,
+) -> Result<(), NotifyError> {
+    let history = History::read(store, &incident)?;
+    let fired = store.fired_escalations(incident)?;
+
+    for due in policy.escalation.due(&history, now) {
+        if fired.contains(&due.key) {
+            continue;
+        }
+        let because = Because {
+            key: due.key.clone(),
+            rule: due.rule.id.clone(),
+            reason: due.reason.clone(),
+        };
+        let rule = due.rule;
+        let queued = queue_for(
+            store,
+            policy,
+            &history,
+            None,
+            &rule.group,
+            &rule.template,
+            Some(&because),
+            now,
+        );
+        match queued {
+            Ok(Some(notification)) => report.fired.push(Fired {
+                incident,
+                key: due.key,
+                reason: due.reason,
+                notification,
+            }),
+            Ok(None) => {}
+            Err(NotifyError::Store(error)) => return Err(error.into()),
+            Err(error) => report.refused.push((incident, due.key, error.to_string())),
+        }
+    }
+    Ok(())
 }

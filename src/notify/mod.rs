@@ -48,7 +48,7 @@ use std::path::Path;
 pub use data::template_data;
 pub use deliver::{DeliveryReport, FIRST_RETRY, LONGEST_RETRY, backoff, deliver, flush};
 pub use error::{NotifyError, PolicyError};
-pub use escalate::{EscalationReport, Fired, escalate};
+pub use escalate::{EscalationReport, Fired, escalate, escalate_incident};
 pub use escalation::{Anchor, Deadline, DeadlineState, Escalation, Rule, When};
 pub use policy::{Drill, Mail, Policy, Recipient, Security, Smtp};
 pub use queue::queue;
