@@ -1,0 +1,361 @@
+//! Drills of every shipped runbook, end to end through the real binary: each answers file under
+//! `tests/drills/<runbook>/` is walked with `custos drill --answers` against fresh SoftHSM2 drill
+//! tokens, and the sealed log is checked: the nodes entered, the outcome, the automated steps
+//! that really ran, who approved, and `custos verify`.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::cli::{Run, custos, repo};
+
+/// The drill PIN of the tokens `scripts/rehearsal-tokens` makes.
+const DRILL_PIN: &str = "123456";
+
+/// The environment variables the answers files name, with the drill roster's passphrases.
+const PASSPHRASES: [(&str, &str); 4] = [
+    ("ALICE_PASS", "alice-drill-passphrase"),
+    ("BOB_PASS", "bob-drill-passphrase"),
+    ("CAROL_PASS", "carol-drill-passphrase"),
+    ("ERIN_PASS", "erin-drill-passphrase"),
+];
+
+/// Fresh drill tokens and an empty incident log, both in a temporary directory.
+struct Drill {
+    dir: tempfile::TempDir,
+    softhsm_conf: PathBuf,
+}
+
+impl Drill {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new(repo().join("scripts/rehearsal-tokens"))
+            .env("CUSTOS_HOME", dir.path())
+            .env("CUSTOS_DRILL_PIN", DRILL_PIN)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            output.status.success(),
+            "scripts/rehearsal-tokens failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let last = stdout.lines().last().unwrap();
+        let conf = last.strip_prefix("export SOFTHSM2_CONF=").unwrap();
+        Self {
+            softhsm_conf: PathBuf::from(conf.trim_matches('\'')),
+            dir,
+        }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("incidents.sqlite")
+    }
+
+    /// `custos` in the repository root, on this drill's tokens and log.
+    fn custos(&self, args: &[&str]) -> Run {
+        let mut command = custos()
+            .current_dir(repo())
+            .env("SOFTHSM2_CONF", &self.softhsm_conf)
+            .env("CUSTOS_DRILL_PIN", DRILL_PIN)
+            .arg("--store")
+            .arg(self.store());
+        for (variable, passphrase) in PASSPHRASES {
+            command = command.env(variable, passphrase);
+        }
+        command.args(args).run()
+    }
+
+    /// Walks `tests/drills/<runbook>/<branch>.yaml` as `person` and expects the walk to close.
+    fn walk(&self, runbook: &str, branch: &str, person: &str) -> Log {
+        let answers = answers(runbook, branch);
+        let run = self.custos(&["drill", runbook, "--answers", &answers, "--as", person]);
+        assert_eq!(run.code, 0, "the drill failed:\n{}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("INC-1 closed at"),
+            "the drill did not close:\n{}",
+            run.stderr
+        );
+        self.verified_log()
+    }
+
+    /// The log of INC-1, after `custos verify` has accepted it.
+    fn verified_log(&self) -> Log {
+        let verify = self.custos(&["verify", "INC-1"]);
+        assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);
+        self.log()
+    }
+
+    fn log(&self) -> Log {
+        let run = self.custos(&["log", "INC-1", "--json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        Log(run
+            .stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect())
+    }
+
+    /// Runs `pkcs11-tool` logged in to the drill token `token`.
+    fn pkcs11(&self, token: &str, args: &[&str]) {
+        let output = Command::new("pkcs11-tool")
+            .args(["--module", support::MODULE, "--token-label", token])
+            .args(["--login", "--pin", DRILL_PIN])
+            .args(args)
+            .env("SOFTHSM2_CONF", &self.softhsm_conf)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "pkcs11-tool {args:?} on {token} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Makes an AES key `label` on the drill token `token`, as someone would at a console.
+    fn plant_key(&self, token: &str, label: &str, id: &str, bytes: u32) {
+        let key_type = format!("AES:{bytes}");
+        self.pkcs11(
+            token,
+            &["--keygen", "--key-type", &key_type, "--label", label, "--id", id],
+        );
+    }
+}
+
+fn answers(runbook: &str, branch: &str) -> String {
+    let path = format!("tests/drills/{runbook}/{branch}.yaml");
+    assert!(repo().join(&path).is_file(), "{path} does not exist");
+    path
+}
+
+/// The JSON log of one incident, one object per event.
+struct Log(Vec<Value>);
+
+impl Log {
+    fn events(&self, kind: &str) -> impl Iterator<Item = &Value> {
+        self.0
+            .iter()
+            .map(|record| &record["event"])
+            .filter(move |event| event["type"] == kind)
+    }
+
+    /// The nodes entered, in order.
+    fn path(&self) -> Vec<String> {
+        self.events("node_entered")
+            .map(|event| event["node"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The end node and outcome of `incident_closed`.
+    fn closed(&self) -> (String, String) {
+        let closed: Vec<&Value> = self.events("incident_closed").collect();
+        assert_eq!(closed.len(), 1, "one incident_closed in {:#?}", self.0);
+        let text = |key: &str| closed[0][key].as_str().unwrap().to_owned();
+        (text("node"), text("outcome"))
+    }
+
+    /// Who approved at `node`, in order, each with the role they approved as.
+    fn approvals(&self, node: &str) -> Vec<(String, String)> {
+        self.events("approval_granted")
+            .filter(|event| event["node"] == node)
+            .map(|event| {
+                let text = |key: &str| event[key].as_str().unwrap().to_owned();
+                (text("person"), text("role"))
+            })
+            .collect()
+    }
+
+    /// Every `action_finished` at `node`, in order.
+    fn actions(&self, node: &str) -> Vec<&Value> {
+        self.events("action_finished")
+            .filter(|event| event["node"] == node)
+            .collect()
+    }
+
+    /// The outputs of the only run of the action at `node`, which must have succeeded.
+    fn outputs(&self, node: &str) -> &Value {
+        let actions = self.actions(node);
+        assert_eq!(actions.len(), 1, "one run of `{node}` in {actions:#?}");
+        assert_eq!(actions[0]["ok"], true, "`{node}` failed: {:#}", actions[0]);
+        &actions[0]["outputs"]
+    }
+
+    /// Asserts that every action of the walk succeeded, and returns how many ran.
+    fn all_actions_succeeded(&self) -> usize {
+        let finished: Vec<&Value> = self.events("action_finished").collect();
+        for action in &finished {
+            assert_eq!(action["ok"], true, "an action failed: {action:#}");
+        }
+        finished.len()
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|&item| item.to_owned()).collect()
+}
+
+fn pair(person: &str, role: &str) -> (String, String) {
+    (person.to_owned(), role.to_owned())
+}
+
+fn ended(node: &str, outcome: &str) -> (String, String) {
+    pair(node, outcome)
+}
+
+fn assert_healthy(outputs: &Value, token: &str) {
+    assert_eq!(outputs["verdict"], "healthy", "{outputs:#}");
+    assert_eq!(outputs["canary"], "ok", "{outputs:#}");
+    assert_eq!(outputs["token_label"], token, "{outputs:#}");
+}
+
+/// A KCV as the actions report it: upper-case hex of `bytes` bytes.
+fn assert_kcv(value: &Value, bytes: usize) {
+    let text = value.as_str().unwrap();
+    assert_eq!(text.len(), bytes * 2, "{text}");
+    assert!(
+        text.chars()
+            .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)),
+        "{text}"
+    );
+}
+
+// quorum-card-lost
+
+#[test]
+fn a_lost_card_with_the_quorum_intact_is_rotated_without_telling_the_board() {
+    let drill = Drill::new();
+    let log = drill.walk("quorum-card-lost", "lost-quorum-intact", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "lost_or_damaged",
+            "exposure",
+            "report_loss",
+            "check_token",
+            "token_state",
+            "count_shares",
+            "quorum_margin",
+            "approve_rotation",
+            "rotate_secret",
+            "verify_login",
+            "login_ok",
+            "damaged_left",
+            "update_register",
+            "end_resolved",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_resolved", "resolved"));
+    assert_eq!(
+        log.approvals("approve_rotation"),
+        [pair("alice", "custodian"), pair("bob", "custodian")]
+    );
+    assert_eq!(log.all_actions_succeeded(), 2);
+    assert_healthy(log.outputs("check_token"), "custos-drill-primary");
+    assert_healthy(log.outputs("verify_login"), "custos-drill-primary");
+}
+
+#[test]
+fn two_shares_lost_of_a_three_of_five_set_reach_the_board_before_the_rotation() {
+    let drill = Drill::new();
+    let log = drill.walk("quorum-card-lost", "two-shares-lost-board", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "lost_or_damaged",
+            "exposure",
+            "notify_ciso_exposure",
+            "report_loss",
+            "check_token",
+            "token_state",
+            "review_audit_log",
+            "notify_ciso_attempts",
+            "count_shares",
+            "quorum_margin",
+            "notify_board",
+            "quorum_still_met",
+            "approve_rotation",
+            "rotate_secret",
+            "verify_login",
+            "login_ok",
+            "damaged_left",
+            "destroy_cards",
+            "update_register",
+            "end_resolved",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_resolved", "resolved"));
+    assert_eq!(
+        log.approvals("approve_rotation"),
+        [pair("alice", "custodian"), pair("erin", "custodian")]
+    );
+    assert_eq!(log.all_actions_succeeded(), 2);
+}
+
+#[test]
+fn a_damaged_card_below_quorum_goes_to_reinitialisation_without_an_approval() {
+    let drill = Drill::new();
+    let log = drill.walk("quorum-card-lost", "below-quorum-reinit", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "lost_or_damaged",
+            "bag_damaged_card",
+            "check_token",
+            "token_state",
+            "count_shares",
+            "quorum_margin",
+            "notify_board",
+            "quorum_still_met",
+            "plan_reinit",
+            "end_reinit",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_reinit", "handed-over"));
+    assert_eq!(log.events("approval_granted").count(), 0);
+    assert_healthy(log.outputs("check_token"), "custos-drill-primary");
+}
+
+#[test]
+fn a_login_that_two_fixes_cannot_repair_is_handed_to_the_vendor() {
+    let drill = Drill::new();
+    let log = drill.walk("quorum-card-lost", "login-fails-vendor", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "lost_or_damaged",
+            "bag_damaged_card",
+            "check_token",
+            "token_state",
+            "count_shares",
+            "quorum_margin",
+            "approve_rotation",
+            "rotate_secret",
+            "verify_login",
+            "login_ok",
+            "fix_login",
+            "verify_login",
+            "login_ok",
+            "fix_login",
+            "verify_login",
+            "login_ok",
+            "call_vendor",
+            "end_vendor",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_vendor", "handed-over"));
+    assert_eq!(log.actions("verify_login").len(), 3);
+    assert_eq!(log.all_actions_succeeded(), 4);
+}
