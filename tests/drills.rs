@@ -17,10 +17,11 @@ use support::cli::{Run, custos, repo};
 const DRILL_PIN: &str = "123456";
 
 /// The environment variables the answers files name, with the drill roster's passphrases.
-const PASSPHRASES: [(&str, &str); 4] = [
+const PASSPHRASES: [(&str, &str); 5] = [
     ("ALICE_PASS", "alice-drill-passphrase"),
     ("BOB_PASS", "bob-drill-passphrase"),
     ("CAROL_PASS", "carol-drill-passphrase"),
+    ("DAVE_PASS", "dave-drill-passphrase"),
     ("ERIN_PASS", "erin-drill-passphrase"),
 ];
 
@@ -358,4 +359,85 @@ fn a_login_that_two_fixes_cannot_repair_is_handed_to_the_vendor() {
     assert_eq!(log.closed(), ended("end_vendor", "handed-over"));
     assert_eq!(log.actions("verify_login").len(), 3);
     assert_eq!(log.all_actions_succeeded(), 4);
+}
+
+// certificate-expiry
+
+#[test]
+fn a_certificate_already_renewed_is_closed_as_a_false_alarm() {
+    let drill = Drill::new();
+    let log = drill.walk("certificate-expiry", "already-renewed", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&["intake", "measure", "expired", "end_false_alarm"])
+    );
+    assert_eq!(log.closed(), ended("end_false_alarm", "false-alarm"));
+    assert_eq!(log.all_actions_succeeded(), 0);
+}
+
+#[test]
+fn seven_days_before_expiry_the_ciso_is_told_and_a_new_key_pair_is_approved() {
+    let drill = Drill::new();
+    let log = drill.walk("certificate-expiry", "seven-days-new-key", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "measure",
+            "expired",
+            "band",
+            "notify_ciso_7",
+            "plan_renewal",
+            "what_expired",
+            "locate_key",
+            "cryptoperiod",
+            "approve_new_key",
+            "new_key_pair",
+            "issue_cert",
+            "deploy",
+            "verify_live",
+            "live_ok",
+            "update_register",
+            "end_resolved",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_resolved", "resolved"));
+    assert_eq!(
+        log.approvals("approve_new_key"),
+        [pair("alice", "custodian"), pair("carol", "security-officer")]
+    );
+    assert_eq!(log.outputs("locate_key")["count"], 0);
+}
+
+#[test]
+fn an_expired_crl_that_two_rollbacks_cannot_fix_is_handed_to_on_call() {
+    let drill = Drill::new();
+    let log = drill.walk("certificate-expiry", "expired-crl-rollback-exhausted", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "measure",
+            "expired",
+            "notify_outage",
+            "what_expired",
+            "publish_crl",
+            "verify_live",
+            "live_ok",
+            "rollback",
+            "deploy",
+            "verify_live",
+            "live_ok",
+            "rollback",
+            "deploy",
+            "verify_live",
+            "live_ok",
+            "notify_stuck",
+            "end_handed_over",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
 }
