@@ -441,3 +441,281 @@ fn an_expired_crl_that_two_rollbacks_cannot_fix_is_handed_to_on_call() {
     );
     assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
 }
+
+// secondary-hsm-unreachable
+
+#[test]
+fn a_secondary_that_answers_its_health_check_is_a_false_alarm() {
+    let drill = Drill::new();
+    let log = drill.walk("secondary-hsm-unreachable", "healthy-false-alarm", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "probe_secondary",
+            "probe_primary",
+            "primary_down",
+            "secondary_result",
+            "end_false_alarm",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_false_alarm", "false-alarm"));
+    assert_healthy(log.outputs("probe_secondary"), "custos-drill-secondary");
+    assert_healthy(log.outputs("probe_primary"), "custos-drill-primary");
+}
+
+#[test]
+fn a_primary_down_as_well_is_a_major_incident_reported_to_the_regulator() {
+    let drill = Drill::new();
+    let log = drill.walk("secondary-hsm-unreachable", "primary-down-major", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "probe_secondary",
+            "probe_primary",
+            "primary_down",
+            "notify_major",
+            "run_major",
+            "major_reportable",
+            "notify_regulator",
+            "end_major",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_major", "handed-over"));
+    assert_eq!(log.all_actions_succeeded(), 2);
+}
+
+#[test]
+fn a_network_that_three_waits_do_not_restore_is_handed_to_operations() {
+    let drill = Drill::new();
+    let log = drill.walk("secondary-hsm-unreachable", "network-never-restored", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "probe_secondary",
+            "probe_primary",
+            "primary_down",
+            "secondary_result",
+            "network_reachable",
+            "notify_network_team",
+            "wait_network",
+            "network_restored",
+            "notify_ops_network",
+            "wait_network",
+            "network_restored",
+            "notify_ops_network",
+            "wait_network",
+            "network_restored",
+            "notify_ops_network",
+            "notify_ops_handover",
+            "end_handed_over",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
+}
+
+#[test]
+fn a_key_missing_from_the_secondary_is_found_restored_under_approval_and_compared_again() {
+    let drill = Drill::new();
+    drill.pkcs11(
+        "custos-drill-secondary",
+        &["--delete-object", "--type", "secrkey", "--label", "MAC-01"],
+    );
+    let answers = answers("secondary-hsm-unreachable", "out-of-sync-restore");
+    let run = drill.custos(&[
+        "drill",
+        "secondary-hsm-unreachable",
+        "--answers",
+        &answers,
+        "--as",
+        "dave",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "custos: opened drill INC-1 from `secondary-hsm-unreachable` version 1\n\
+         custos: INC-1 stopped at `restore_keys`: the answers file has no answer for node \
+         `restore_keys` (visit 1)\n\
+         custos: it stays open; `custos resume INC-1` continues where it stopped\n"
+    );
+
+    // The custodians restore MAC-01 from its backup (here: the seeding script puts it back).
+    let reseed = Command::new(repo().join("scripts/rehearsal-tokens"))
+        .env("CUSTOS_HOME", drill.dir.path())
+        .env("CUSTOS_DRILL_PIN", DRILL_PIN)
+        .output()
+        .unwrap();
+    assert!(reseed.status.success());
+    let restored = drill.dir.path().join("restored.yaml");
+    let text = std::fs::read_to_string(repo().join(&answers)).unwrap();
+    let text = format!("{text}  restore_keys: {{ fields: {{ method: reseeded from backup }} }}\n");
+    std::fs::write(&restored, text).unwrap();
+    let run = drill.custos(&[
+        "resume",
+        "INC-1",
+        "--answers",
+        restored.to_str().unwrap(),
+        "--as",
+        "dave",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let log = drill.verified_log();
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "probe_secondary",
+            "probe_primary",
+            "primary_down",
+            "secondary_result",
+            "tamper_check",
+            "recover_member",
+            "reprobe_secondary",
+            "recovered",
+            "compare_inventories",
+            "in_sync",
+            "review_diff",
+            "approve_restore",
+            "restore_keys",
+            "compare_inventories",
+            "in_sync",
+            "return_to_service",
+            "review",
+            "end_resolved",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_resolved", "resolved"));
+    assert_eq!(
+        log.approvals("approve_restore"),
+        [pair("alice", "custodian"), pair("bob", "custodian")]
+    );
+    let compared = log.actions("compare_inventories");
+    assert_eq!(compared.len(), 2);
+    assert_eq!(
+        compared[0]["outputs"]["summary"],
+        "`drill-primary` and `drill-secondary` differ: 1 missing from `drill-secondary` (MAC-01)"
+    );
+    assert_eq!(compared[0]["outputs"]["missing"], serde_json::json!(["MAC-01"]));
+    assert_eq!(compared[1]["outputs"]["in_sync"], true);
+    assert_eq!(
+        compared[1]["outputs"]["summary"],
+        "`drill-primary` and `drill-secondary` hold the same 6 secret keys with the same KCVs"
+    );
+}
+
+// test-keys-on-production
+
+/// Plants the test keys the `test-keys-on-production` drills look for on both drill tokens.
+fn plant_test_keys(drill: &Drill) {
+    for token in ["custos-drill-primary", "custos-drill-secondary"] {
+        drill.plant_key(token, "TEST-ZPK-01", "a1", 16);
+        drill.plant_key(token, "TEST-MAC-01", "a2", 16);
+    }
+}
+
+#[test]
+fn an_inventory_of_production_keys_only_is_a_false_alarm() {
+    let drill = Drill::new();
+    let log = drill.walk("test-keys-on-production", "no-test-keys", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "inventory",
+            "classify",
+            "any_unknown",
+            "any_test",
+            "end_false_alarm",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_false_alarm", "false-alarm"));
+    assert_eq!(
+        log.outputs("inventory")["labels"],
+        "KEK-BACKUP,MAC-01,PVK-01,ZMK-ACME-2026,ZPK-ACME-01,ZPK-ACME-02"
+    );
+}
+
+#[test]
+fn a_test_key_still_in_use_and_an_unknown_label_go_to_the_ciso() {
+    let drill = Drill::new();
+    plant_test_keys(&drill);
+    let log = drill.walk("test-keys-on-production", "test-key-in-use", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "inventory",
+            "classify",
+            "any_unknown",
+            "notify_ciso_unknown",
+            "trace_unknown",
+            "any_test",
+            "in_use",
+            "notify_ciso_in_use",
+            "end_handed_over",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
+    assert_eq!(log.outputs("inventory")["count"], 8);
+}
+
+#[test]
+fn test_keys_are_destroyed_on_both_hsms_one_per_loop_and_the_inventory_is_clean() {
+    let drill = Drill::new();
+    plant_test_keys(&drill);
+    let log = drill.walk("test-keys-on-production", "destroy-test-keys", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "inventory",
+            "classify",
+            "any_unknown",
+            "any_test",
+            "in_use",
+            "revoke_dev_access",
+            "approve_destroy",
+            "pick_key",
+            "destroy_primary",
+            "destroy_secondary",
+            "more_keys",
+            "pick_key",
+            "destroy_primary",
+            "destroy_secondary",
+            "more_keys",
+            "reinventory",
+            "clean",
+            "move_dev",
+            "notify_ciso_done",
+            "lessons",
+            "end_resolved",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_resolved", "resolved"));
+    assert_eq!(
+        log.approvals("approve_destroy"),
+        [pair("bob", "custodian"), pair("carol", "security-officer")]
+    );
+    assert_eq!(log.all_actions_succeeded(), 6);
+    for node in ["destroy_primary", "destroy_secondary"] {
+        for destroyed in log.actions(node) {
+            assert_eq!(destroyed["outputs"]["destroyed"], 1, "{destroyed:#}");
+            assert_eq!(destroyed["outputs"]["verified_absent"], true);
+        }
+    }
+    assert_eq!(
+        log.outputs("reinventory")["labels"],
+        "KEK-BACKUP,MAC-01,PVK-01,ZMK-ACME-2026,ZPK-ACME-01,ZPK-ACME-02"
+    );
+}
