@@ -719,3 +719,144 @@ fn test_keys_are_destroyed_on_both_hsms_one_per_loop_and_the_inventory_is_clean(
         "KEK-BACKUP,MAC-01,PVK-01,ZMK-ACME-2026,ZPK-ACME-01,ZPK-ACME-02"
     );
 }
+
+// zmk-compromise
+
+#[test]
+fn a_compromise_ruled_out_at_once_closes_as_a_false_alarm() {
+    let drill = Drill::new();
+    let log = drill.walk("zmk-compromise", "ruled-out", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "locate_zmk",
+            "assess",
+            "document_ruled_out",
+            "end_ruled_out",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_ruled_out", "false-alarm"));
+    let found = log.outputs("locate_zmk");
+    assert_eq!(found["labels"], "ZMK-ACME-2026");
+    assert_eq!(found["objects"][0]["bits"], 256);
+}
+
+#[test]
+fn a_confirmed_compromise_replaces_the_zpks_under_the_new_zmk_and_destroys_the_old_one() {
+    let drill = Drill::new();
+    // The custodians load the new ZMK from components at the console; the runbook only checks it.
+    drill.plant_key("custos-drill-primary", "ZMK-ACME-2027", "21", 32);
+    let log = drill.walk("zmk-compromise", "confirmed-rotation", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "locate_zmk",
+            "assess",
+            "notify_executives",
+            "notify_regulator",
+            "notify_counterparty",
+            "inventory_zpks",
+            "list_dependents",
+            "approve_new_zmk",
+            "load_components",
+            "combined_kcv",
+            "kcv_match",
+            "next_zpk",
+            "generate_zpk",
+            "wrap_zpk",
+            "send_zpk",
+            "more_zpks",
+            "next_zpk",
+            "generate_zpk",
+            "wrap_zpk",
+            "send_zpk",
+            "more_zpks",
+            "cutover",
+            "cutover_ok",
+            "approve_destroy",
+            "destroy_zmk_primary",
+            "destroy_zmk_secondary",
+            "prove_destroyed",
+            "notify_board",
+            "lessons",
+            "end_resolved",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_resolved", "resolved"));
+    assert_eq!(
+        log.approvals("approve_new_zmk"),
+        [pair("erin", "custodian"), pair("carol", "security-officer")]
+    );
+    assert_eq!(
+        log.approvals("approve_destroy"),
+        [pair("alice", "custodian"), pair("erin", "custodian")]
+    );
+    assert_eq!(log.all_actions_succeeded(), 9);
+
+    let combined = log.outputs("combined_kcv");
+    assert_eq!(combined["method"], "cmac");
+    assert_kcv(&combined["kcv"], 5);
+    let generated = log.actions("generate_zpk");
+    let wrapped = log.actions("wrap_zpk");
+    for (index, label) in ["ZPK-ACME-11", "ZPK-ACME-12"].into_iter().enumerate() {
+        let outputs = &generated[index]["outputs"];
+        assert_eq!(outputs["label"], label);
+        assert_eq!(outputs["method"], "ecb");
+        assert_kcv(&outputs["kcv"], 3);
+        // The wrapped key is the one just generated: same check value.
+        assert_eq!(wrapped[index]["outputs"]["kcv"], outputs["kcv"]);
+        let blob = wrapped[index]["outputs"]["wrapped"].as_str().unwrap();
+        assert_eq!(blob.len(), 48, "AES key wrap with padding of 16 bytes: {blob}");
+    }
+    for node in ["destroy_zmk_primary", "destroy_zmk_secondary"] {
+        assert_eq!(
+            *log.outputs(node),
+            serde_json::json!({ "destroyed": 1, "verified_absent": true })
+        );
+    }
+}
+
+#[test]
+fn a_suspicion_never_ruled_out_becomes_a_rotation_that_stops_after_three_bad_loads() {
+    let drill = Drill::new();
+    let log = drill.walk("zmk-compromise", "suspected-components-mismatch", "dave");
+
+    let mut expected = strings(&[
+        "intake",
+        "locate_zmk",
+        "assess",
+        "suspend",
+        "notify_ciso_suspected",
+        "investigate",
+        "reassess",
+        "investigate",
+        "reassess",
+        "notify_executives",
+        "notify_regulator",
+        "notify_counterparty",
+        "inventory_zpks",
+        "list_dependents",
+        "approve_new_zmk",
+    ]);
+    for _ in 0..3 {
+        expected.extend(strings(&["load_components", "combined_kcv", "kcv_match"]));
+    }
+    expected.extend(strings(&["notify_ciso_blocked", "end_blocked"]));
+    assert_eq!(log.path(), expected);
+    assert_eq!(log.closed(), ended("end_blocked", "handed-over"));
+
+    // Nobody loaded the new ZMK on the token, so each KCV check fails and says why.
+    let checks = log.actions("combined_kcv");
+    assert_eq!(checks.len(), 3);
+    for check in checks {
+        assert_eq!(check["ok"], false);
+        assert_eq!(
+            check["error"],
+            "environment `drill-primary`: no secret key labelled `ZMK-ACME-2027` on the token"
+        );
+    }
+}
