@@ -860,3 +860,130 @@ fn a_suspicion_never_ruled_out_becomes_a_rotation_that_stops_after_three_bad_loa
         );
     }
 }
+
+// hsm-migration
+
+#[test]
+fn a_migration_transfers_keys_under_the_kek_rekeys_one_and_loops_until_nothing_is_missing() {
+    let drill = Drill::new();
+    let log = drill.walk("hsm-migration", "rekey-and-transfer", "frank");
+
+    let transfer = |unwrap: &str| -> Vec<String> {
+        strings(&[
+            "next_key",
+            "how_move",
+            "wrap_legacy",
+            "unwrap_algorithm",
+            unwrap,
+            "more_keys",
+        ])
+    };
+    let rekey = strings(&["next_key", "how_move", "generate_new", "more_keys"]);
+    let mut expected = strings(&[
+        "kickoff",
+        "enough_time",
+        "inventory_legacy",
+        "map_keys",
+        "approve_plan",
+        "install_new",
+        "health_new",
+        "new_ready",
+        "approve_rekey",
+    ]);
+    expected.extend(transfer("unwrap_aes256"));
+    expected.extend(transfer("unwrap_aes128"));
+    expected.extend(rekey);
+    expected.extend(strings(&["parallel_compare", "in_sync"]));
+    expected.extend(transfer("unwrap_aes128"));
+    expected.extend(transfer("unwrap_aes128"));
+    expected.extend(strings(&[
+        "parallel_compare",
+        "in_sync",
+        "parallel_run",
+        "parallel_ok",
+        "approve_cutover",
+        "notify_ops_cutover",
+        "cutover",
+        "verify_cutover",
+        "cutover_ok",
+        "soak",
+        "approve_decommission",
+        "decommission",
+        "end_completed",
+    ]));
+    assert_eq!(log.path(), expected);
+    assert_eq!(log.closed(), ended("end_completed", "completed"));
+    assert_eq!(
+        log.approvals("approve_plan"),
+        [pair("dave", "operations-manager"), pair("carol", "security-officer")]
+    );
+    assert_eq!(
+        log.approvals("approve_rekey"),
+        [pair("alice", "custodian"), pair("erin", "custodian")]
+    );
+    assert_eq!(
+        log.approvals("approve_decommission"),
+        [pair("bob", "custodian"), pair("erin", "custodian")]
+    );
+    assert_eq!(log.all_actions_succeeded(), 14);
+    assert_healthy(log.outputs("health_new"), "custos-drill-new");
+
+    // Each transferred key arrives with the check value it had on the legacy HSM.
+    let wrapped = log.actions("wrap_legacy");
+    let unwrapped: Vec<&Value> = log
+        .actions("unwrap_aes256")
+        .into_iter()
+        .chain(log.actions("unwrap_aes128"))
+        .collect();
+    let labels: Vec<&str> = unwrapped
+        .iter()
+        .map(|action| action["outputs"]["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["ZMK-ACME-2026", "ZPK-ACME-01", "ZPK-ACME-02", "MAC-01"]);
+    for (wrap, unwrap) in wrapped.iter().zip(&unwrapped) {
+        assert_kcv(&unwrap["outputs"]["kcv"], 3);
+        assert_eq!(wrap["outputs"]["kcv"], unwrap["outputs"]["kcv"]);
+    }
+
+    let compared = log.actions("parallel_compare");
+    assert_eq!(
+        compared[0]["outputs"]["summary"],
+        "`drill-primary` and `drill-new` differ: 2 missing from `drill-new` (MAC-01, \
+         ZPK-ACME-02); 1 with different KCVs (PVK-01)"
+    );
+    assert_eq!(
+        compared[1]["outputs"]["summary"],
+        "`drill-primary` and `drill-new` differ: 1 with different KCVs (PVK-01)"
+    );
+}
+
+#[test]
+fn a_new_hsm_that_fails_three_installs_reports_the_delay_to_executives() {
+    let drill = Drill::new();
+    let log = drill.walk("hsm-migration", "new-hsm-never-ready", "frank");
+
+    let mut expected = strings(&[
+        "kickoff",
+        "enough_time",
+        "notify_exec_timeline",
+        "inventory_legacy",
+        "map_keys",
+        "approve_plan",
+    ]);
+    for _ in 0..3 {
+        expected.extend(strings(&["install_new", "health_new", "new_ready"]));
+    }
+    expected.extend(strings(&["notify_exec_delay", "end_handed_over"]));
+    assert_eq!(log.path(), expected);
+    assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
+    assert_eq!(
+        log.approvals("approve_plan"),
+        [pair("carol", "security-officer"), pair("dave", "operations-manager")]
+    );
+    assert_eq!(log.actions("health_new").len(), 3);
+    assert_eq!(log.all_actions_succeeded(), 4);
+    assert_eq!(
+        log.outputs("inventory_legacy")["labels"],
+        "KEK-BACKUP,MAC-01,PVK-01,ZMK-ACME-2026,ZPK-ACME-01,ZPK-ACME-02"
+    );
+}
