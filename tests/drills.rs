@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -76,7 +76,11 @@ impl Drill {
     fn walk(&self, runbook: &str, branch: &str, person: &str) -> Log {
         let answers = answers(runbook, branch);
         let run = self.custos(&["drill", runbook, "--answers", &answers, "--as", person]);
-        assert_eq!(run.code, 0, "the drill failed:\n{}\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "the drill failed:\n{}\n{}",
+            run.stdout, run.stderr
+        );
         assert!(
             run.stderr.contains("INC-1 closed at"),
             "the drill did not close:\n{}",
@@ -123,7 +127,15 @@ impl Drill {
         let key_type = format!("AES:{bytes}");
         self.pkcs11(
             token,
-            &["--keygen", "--key-type", &key_type, "--label", label, "--id", id],
+            &[
+                "--keygen",
+                "--key-type",
+                &key_type,
+                "--label",
+                label,
+                "--id",
+                id,
+            ],
         );
     }
 }
@@ -406,7 +418,10 @@ fn seven_days_before_expiry_the_ciso_is_told_and_a_new_key_pair_is_approved() {
     assert_eq!(log.closed(), ended("end_resolved", "resolved"));
     assert_eq!(
         log.approvals("approve_new_key"),
-        [pair("alice", "custodian"), pair("carol", "security-officer")]
+        [
+            pair("alice", "custodian"),
+            pair("carol", "security-officer")
+        ]
     );
     assert_eq!(log.outputs("locate_key")["count"], 0);
 }
@@ -414,7 +429,11 @@ fn seven_days_before_expiry_the_ciso_is_told_and_a_new_key_pair_is_approved() {
 #[test]
 fn an_expired_crl_that_two_rollbacks_cannot_fix_is_handed_to_on_call() {
     let drill = Drill::new();
-    let log = drill.walk("certificate-expiry", "expired-crl-rollback-exhausted", "dave");
+    let log = drill.walk(
+        "certificate-expiry",
+        "expired-crl-rollback-exhausted",
+        "dave",
+    );
 
     assert_eq!(
         log.path(),
@@ -491,7 +510,11 @@ fn a_primary_down_as_well_is_a_major_incident_reported_to_the_regulator() {
 #[test]
 fn a_network_that_three_waits_do_not_restore_is_handed_to_operations() {
     let drill = Drill::new();
-    let log = drill.walk("secondary-hsm-unreachable", "network-never-restored", "dave");
+    let log = drill.walk(
+        "secondary-hsm-unreachable",
+        "network-never-restored",
+        "dave",
+    );
 
     assert_eq!(
         log.path(),
@@ -603,7 +626,10 @@ fn a_key_missing_from_the_secondary_is_found_restored_under_approval_and_compare
         compared[0]["outputs"]["summary"],
         "`drill-primary` and `drill-secondary` differ: 1 missing from `drill-secondary` (MAC-01)"
     );
-    assert_eq!(compared[0]["outputs"]["missing"], serde_json::json!(["MAC-01"]));
+    assert_eq!(
+        compared[0]["outputs"]["missing"],
+        serde_json::json!(["MAC-01"])
+    );
     assert_eq!(compared[1]["outputs"]["in_sync"], true);
     assert_eq!(
         compared[1]["outputs"]["summary"],
@@ -810,7 +836,11 @@ fn a_confirmed_compromise_replaces_the_zpks_under_the_new_zmk_and_destroys_the_o
         // The wrapped key is the one just generated: same check value.
         assert_eq!(wrapped[index]["outputs"]["kcv"], outputs["kcv"]);
         let blob = wrapped[index]["outputs"]["wrapped"].as_str().unwrap();
-        assert_eq!(blob.len(), 48, "AES key wrap with padding of 16 bytes: {blob}");
+        assert_eq!(
+            blob.len(),
+            48,
+            "AES key wrap with padding of 16 bytes: {blob}"
+        );
     }
     for node in ["destroy_zmk_primary", "destroy_zmk_secondary"] {
         assert_eq!(
@@ -915,7 +945,10 @@ fn a_migration_transfers_keys_under_the_kek_rekeys_one_and_loops_until_nothing_i
     assert_eq!(log.closed(), ended("end_completed", "completed"));
     assert_eq!(
         log.approvals("approve_plan"),
-        [pair("dave", "operations-manager"), pair("carol", "security-officer")]
+        [
+            pair("dave", "operations-manager"),
+            pair("carol", "security-officer")
+        ]
     );
     assert_eq!(
         log.approvals("approve_rekey"),
@@ -939,7 +972,10 @@ fn a_migration_transfers_keys_under_the_kek_rekeys_one_and_loops_until_nothing_i
         .iter()
         .map(|action| action["outputs"]["label"].as_str().unwrap())
         .collect();
-    assert_eq!(labels, ["ZMK-ACME-2026", "ZPK-ACME-01", "ZPK-ACME-02", "MAC-01"]);
+    assert_eq!(
+        labels,
+        ["ZMK-ACME-2026", "ZPK-ACME-01", "ZPK-ACME-02", "MAC-01"]
+    );
     for (wrap, unwrap) in wrapped.iter().zip(&unwrapped) {
         assert_kcv(&unwrap["outputs"]["kcv"], 3);
         assert_eq!(wrap["outputs"]["kcv"], unwrap["outputs"]["kcv"]);
@@ -978,7 +1014,10 @@ fn a_new_hsm_that_fails_three_installs_reports_the_delay_to_executives() {
     assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
     assert_eq!(
         log.approvals("approve_plan"),
-        [pair("carol", "security-officer"), pair("dave", "operations-manager")]
+        [
+            pair("carol", "security-officer"),
+            pair("dave", "operations-manager")
+        ]
     );
     assert_eq!(log.actions("health_new").len(), 3);
     assert_eq!(log.all_actions_succeeded(), 4);
@@ -986,4 +1025,289 @@ fn a_new_hsm_that_fails_three_installs_reports_the_delay_to_executives() {
         log.outputs("inventory_legacy")["labels"],
         "KEK-BACKUP,MAC-01,PVK-01,ZMK-ACME-2026,ZPK-ACME-01,ZPK-ACME-02"
     );
+}
+
+// hsm-key-ceremony
+
+#[test]
+fn the_installation_ceremony_generates_its_key_on_the_hsm_and_prints_a_signed_record() {
+    let drill = Drill::new();
+    let answers = answers("hsm-key-ceremony", "key-generated");
+    let run = drill.custos(&[
+        "drill",
+        "hsm-key-ceremony",
+        "--answers",
+        &answers,
+        "--as",
+        "frank",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "custos: INC-1 stopped at `record_kcvs`: the answers file has no answer for node \
+             `record_kcvs` (visit 1)\n"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // The custodians read both check values off the screen and write them down.
+    let log = drill.log();
+    let ecb = log.outputs("generate_key")["kcv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cmac = log.outputs("kcv_cmac")["kcv"].as_str().unwrap().to_owned();
+    let typed = drill.dir.path().join("typed.yaml");
+    let text = std::fs::read_to_string(repo().join(&answers)).unwrap();
+    let text = format!(
+        "{text}  record_kcvs: {{ fields: {{ kcv_cmac: \"{cmac}\", kcv_ecb: \"{ecb}\" }} }}\n"
+    );
+    std::fs::write(&typed, text).unwrap();
+    let run = drill.custos(&[
+        "resume",
+        "INC-1",
+        "--answers",
+        typed.to_str().unwrap(),
+        "--as",
+        "frank",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let log = drill.verified_log();
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "script_ready",
+            "approve_script",
+            "participants",
+            "separation_check",
+            "room_check",
+            "unpack_hsm",
+            "seals_ok",
+            "install",
+            "health",
+            "health_ok",
+            "approve_generation",
+            "generate_key",
+            "kcv_cmac",
+            "record_kcvs",
+            "backup",
+            "confirm_inventory",
+            "register_key",
+            "approve_record",
+            "sign_record",
+            "end_completed",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_completed", "completed"));
+    assert_eq!(
+        log.approvals("approve_script"),
+        [
+            pair("carol", "security-officer"),
+            pair("dave", "operations-manager")
+        ]
+    );
+    assert_eq!(
+        log.approvals("approve_generation"),
+        [pair("alice", "custodian"), pair("bob", "custodian")]
+    );
+    assert_eq!(
+        log.approvals("approve_record"),
+        [
+            pair("alice", "custodian"),
+            pair("carol", "security-officer")
+        ]
+    );
+    assert_eq!(log.all_actions_succeeded(), 4);
+    assert_healthy(log.outputs("health"), "custos-drill-new");
+    assert_kcv(&serde_json::json!(ecb), 3);
+    assert_kcv(&serde_json::json!(cmac), 5);
+    let inventory = log.outputs("confirm_inventory");
+    assert_eq!(inventory["labels"], "KEK-CEREMONY-2026");
+    assert_eq!(inventory["objects"][0]["kcv"]["value"], ecb.as_str());
+
+    let record = drill.custos(&["ceremony", "record", "INC-1"]);
+    assert_eq!(record.code, 0, "{}", record.stderr);
+    let markdown = record.stdout;
+    for line in [
+        "# Ceremony record: HSM installation and key ceremony",
+        "**DRILL: a rehearsal, not a record of a production ceremony.**",
+        "| frank | Frank Flores | ceremony-master | yes |",
+        "| alice | Alice Andrade | custodian | yes |",
+        "| bob | Bob Benavides | custodian | yes |",
+        "| carol | Carol Castillo | witness, security-officer | yes |",
+        &format!("| 32 | generate_key | `{ecb}` | ecb | action hsm.generate |"),
+        &format!("| 35 | kcv_cmac | `{cmac}` | cmac | action hsm.kcv |"),
+        &format!(
+            "| 39 | record_kcvs | `{cmac}` | by hand; see the field name | field kcv_cmac typed by frank |"
+        ),
+        &format!(
+            "| 39 | record_kcvs | `{ecb}` | by hand; see the field name | field kcv_ecb typed by frank |"
+        ),
+        "None: no note, no failed action, no refused approval.",
+        "Frank Flores (frank), as ceremony-master",
+        "Alice Andrade (alice), as custodian",
+    ] {
+        assert!(
+            markdown.lines().any(|text| text == line),
+            "no line {line:?} in\n{markdown}"
+        );
+    }
+    let seal = markdown.split("## Seal\n").nth(1).unwrap();
+    assert!(seal.contains("- Chain head: event 54, `"), "{seal}");
+    assert!(seal.contains("- Signature (Ed25519): `"), "{seal}");
+    assert!(
+        seal.contains("- Verification: VERIFIED: 54 event(s) read; sealed by ed25519:"),
+        "{seal}"
+    );
+
+    let html = drill.custos(&["ceremony", "record", "INC-1", "--format", "html"]);
+    assert_eq!(html.code, 0, "{}", html.stderr);
+    assert!(
+        html.stdout.starts_with("<!DOCTYPE html>"),
+        "{}",
+        html.stdout
+    );
+    assert!(
+        html.stdout
+            .contains("<tr><td>frank</td><td>Frank Flores</td>")
+    );
+    assert!(html.stdout.contains(&cmac) && html.stdout.contains(&ecb));
+    assert!(html.stdout.contains("VERIFIED: 54 event(s) read"));
+}
+
+#[test]
+fn a_ceremony_with_a_broken_seal_stops_before_the_hsm_is_touched() {
+    let drill = Drill::new();
+    let log = drill.walk("hsm-key-ceremony", "broken-seal", "frank");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "script_ready",
+            "approve_script",
+            "participants",
+            "separation_check",
+            "room_check",
+            "unpack_hsm",
+            "seals_ok",
+            "record_deviation",
+            "notify_ciso_abort",
+            "end_aborted",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_aborted", "aborted"));
+    assert_eq!(log.events("action_started").count(), 0);
+    let record = drill.custos(&["ceremony", "record", "INC-1"]);
+    assert_eq!(record.code, 0, "{}", record.stderr);
+    assert!(
+        record.stdout.contains("outcome aborted"),
+        "{}",
+        record.stdout
+    );
+}
+
+#[test]
+fn roles_that_two_fixes_cannot_separate_abort_the_ceremony() {
+    let drill = Drill::new();
+    let log = drill.walk("hsm-key-ceremony", "roles-never-separated", "frank");
+
+    let mut expected = strings(&["script_ready", "approve_script"]);
+    expected.extend(strings(&["participants", "separation_check", "fix_roles"]));
+    expected.extend(strings(&["participants", "separation_check", "fix_roles"]));
+    expected.extend(strings(&["participants", "separation_check"]));
+    expected.extend(strings(&[
+        "record_deviation",
+        "notify_ciso_abort",
+        "end_aborted",
+    ]));
+    assert_eq!(log.path(), expected);
+    assert_eq!(log.closed(), ended("end_aborted", "aborted"));
+}
+
+// Drills and production
+
+#[test]
+fn a_drill_refuses_to_start_when_an_action_names_production_without_a_stand_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::copy(
+        repo().join("policies/roster.yaml"),
+        policies.join("roster.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        policies.join("environments.yaml"),
+        "\
+environments:
+  production-primary:
+    description: primary payment HSM
+    module: /opt/hsm/lib/libcs_pkcs11_R3.so
+    token: { label: bank-prod-primary }
+    pin: prompt
+    production: true
+",
+    )
+    .unwrap();
+    let runbook = dir.path().join("check-primary.yaml");
+    std::fs::write(
+        &runbook,
+        "\
+id: check-primary
+title: Check the primary HSM
+version: 1
+severity: low
+summary: One health check of the primary.
+start: check
+nodes:
+  check:
+    kind: action
+    title: Check the primary
+    phase: detection
+    run: hsm.health
+    with:
+      environment: production-primary
+    on_success: done
+    on_failure: done
+  done:
+    kind: end
+    title: Checked
+    phase: post-incident
+    outcome: resolved
+",
+    )
+    .unwrap();
+    let answers = dir.path().join("answers.yaml");
+    std::fs::write(&answers, "nodes: {}\n").unwrap();
+    let store = dir.path().join("incidents.sqlite");
+
+    let run = custos()
+        .current_dir(repo())
+        .arg("--store")
+        .arg(&store)
+        .arg("--policies")
+        .arg(&policies)
+        .arg("drill")
+        .arg(&runbook)
+        .arg("--answers")
+        .arg(&answers)
+        .args(["--as", "dave"])
+        .run();
+
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "custos: this drill would touch production, so it does not start: node `check`: \
+             environment `production-primary` is production and names no `rehearsal` stand-in \
+             in {}: a drill never runs against it\n",
+            policies.join("environments.yaml").display()
+        )
+    );
+    assert!(!store.exists(), "no incident is opened");
 }
