@@ -1142,10 +1142,12 @@ fn the_installation_ceremony_generates_its_key_on_the_hsm_and_prints_a_signed_re
         &format!("| 32 | generate_key | `{ecb}` | ecb | action hsm.generate |"),
         &format!("| 35 | kcv_cmac | `{cmac}` | cmac | action hsm.kcv |"),
         &format!(
-            "| 39 | record_kcvs | `{cmac}` | by hand; see the field name | field kcv_cmac typed by frank |"
+            "| 39 | record_kcvs | `{cmac}` | by hand; see the field name | field kcv_cmac typed by \
+             frank |"
         ),
         &format!(
-            "| 39 | record_kcvs | `{ecb}` | by hand; see the field name | field kcv_ecb typed by frank |"
+            "| 39 | record_kcvs | `{ecb}` | by hand; see the field name | field kcv_ecb typed by \
+             frank |"
         ),
         "None: no note, no failed action, no refused approval.",
         "Frank Flores (frank), as ceremony-master",
@@ -1310,4 +1312,35 @@ nodes:
         )
     );
     assert!(!store.exists(), "no incident is opened");
+}
+
+// Coverage of the drills themselves
+
+#[test]
+fn every_shipped_runbook_has_drills_of_several_branches_and_every_answers_file_is_walked() {
+    let source = include_str!("drills.rs");
+    let mut runbooks: Vec<String> = std::fs::read_dir(repo().join("runbooks"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .map(|path| path.file_stem().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    runbooks.sort();
+    assert_eq!(runbooks.len(), 7, "{runbooks:?}");
+
+    for runbook in runbooks {
+        let dir = repo().join("tests/drills").join(&runbook);
+        let branches: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .map(|path| path.file_stem().unwrap().to_str().unwrap().to_owned())
+            .collect();
+        assert!(branches.len() >= 2, "{runbook} has drills of {branches:?}");
+        for branch in branches {
+            assert!(
+                source.contains(&format!("\"{branch}\"")),
+                "no test walks tests/drills/{runbook}/{branch}.yaml"
+            );
+        }
+    }
 }
