@@ -894,7 +894,7 @@ fn a_suspicion_never_ruled_out_becomes_a_rotation_that_stops_after_three_bad_loa
 // hsm-migration
 
 #[test]
-fn a_migration_transfers_keys_under_the_kek_rekeys_one_and_loops_until_nothing_is_missing() {
+fn a_migration_transfers_keys_under_the_kek_rekeys_one_and_loops_until_only_planned_gaps_remain() {
     let drill = Drill::new();
     let log = drill.walk("hsm-migration", "rekey-and-transfer", "frank");
 
@@ -984,13 +984,17 @@ fn a_migration_transfers_keys_under_the_kek_rekeys_one_and_loops_until_nothing_i
     let compared = log.actions("parallel_compare");
     assert_eq!(
         compared[0]["outputs"]["summary"],
-        "`drill-primary` and `drill-new` differ: 2 missing from `drill-new` (MAC-01, \
-         ZPK-ACME-02); 1 with different KCVs (PVK-01)"
+        "`drill-primary` and `drill-new` differ: 3 missing from `drill-new` (MAC-01, PVK-01, \
+         ZPK-ACME-02); 1 only on `drill-new` (PVK-02)"
     );
     assert_eq!(
         compared[1]["outputs"]["summary"],
-        "`drill-primary` and `drill-new` differ: 1 with different KCVs (PVK-01)"
+        "`drill-primary` and `drill-new` differ: 1 missing from `drill-new` (PVK-01); 1 only on \
+         `drill-new` (PVK-02)"
     );
+    let rekeyed = log.outputs("generate_new");
+    assert_eq!(rekeyed["label"], "PVK-02");
+    assert_kcv(&rekeyed["kcv"], 3);
 }
 
 #[test]
