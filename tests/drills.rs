@@ -183,6 +183,24 @@ impl Log {
             .collect()
     }
 
+    /// The notes added at `node`, in order.
+    fn notes(&self, node: &str) -> Vec<String> {
+        self.events("note_added")
+            .filter(|event| event["node"] == node)
+            .map(|event| event["text"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Asserts the walk left the bounded loop at `node` after `limit` visits, for `instead`.
+    fn assert_exhausted(&self, node: &str, limit: u32, instead: &str) {
+        assert_eq!(
+            self.notes(node),
+            [format!(
+                "`{node}` has been visited {limit} times, its limit; going to `{instead}` instead"
+            )]
+        );
+    }
+
     /// Every `action_finished` at `node`, in order.
     fn actions(&self, node: &str) -> Vec<&Value> {
         self.events("action_finished")
@@ -369,6 +387,7 @@ fn a_login_that_two_fixes_cannot_repair_is_handed_to_the_vendor() {
         ])
     );
     assert_eq!(log.closed(), ended("end_vendor", "handed-over"));
+    log.assert_exhausted("fix_login", 2, "call_vendor");
     assert_eq!(log.actions("verify_login").len(), 3);
     assert_eq!(log.all_actions_succeeded(), 4);
 }
@@ -459,6 +478,7 @@ fn an_expired_crl_that_two_rollbacks_cannot_fix_is_handed_to_on_call() {
         ])
     );
     assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
+    log.assert_exhausted("rollback", 2, "notify_stuck");
 }
 
 // secondary-hsm-unreachable
@@ -540,6 +560,7 @@ fn a_network_that_three_waits_do_not_restore_is_handed_to_operations() {
         ])
     );
     assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
+    log.assert_exhausted("wait_network", 3, "notify_ops_handover");
 }
 
 #[test]
@@ -878,6 +899,8 @@ fn a_suspicion_never_ruled_out_becomes_a_rotation_that_stops_after_three_bad_loa
     expected.extend(strings(&["notify_ciso_blocked", "end_blocked"]));
     assert_eq!(log.path(), expected);
     assert_eq!(log.closed(), ended("end_blocked", "handed-over"));
+    log.assert_exhausted("investigate", 2, "notify_executives");
+    log.assert_exhausted("load_components", 3, "notify_ciso_blocked");
 
     // Nobody loaded the new ZMK on the token, so each KCV check fails and says why.
     let checks = log.actions("combined_kcv");
@@ -1016,6 +1039,7 @@ fn a_new_hsm_that_fails_three_installs_reports_the_delay_to_executives() {
     expected.extend(strings(&["notify_exec_delay", "end_handed_over"]));
     assert_eq!(log.path(), expected);
     assert_eq!(log.closed(), ended("end_handed_over", "handed-over"));
+    log.assert_exhausted("install_new", 3, "notify_exec_delay");
     assert_eq!(
         log.approvals("approve_plan"),
         [
@@ -1232,6 +1256,7 @@ fn roles_that_two_fixes_cannot_separate_abort_the_ceremony() {
     ]));
     assert_eq!(log.path(), expected);
     assert_eq!(log.closed(), ended("end_aborted", "aborted"));
+    log.assert_exhausted("fix_roles", 2, "record_deviation");
 }
 
 // Drills and production
