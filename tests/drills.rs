@@ -1373,3 +1373,46 @@ fn every_shipped_runbook_has_drills_of_several_branches_and_every_answers_file_i
         }
     }
 }
+
+// Dual control in a drill
+
+#[test]
+fn the_initiator_cannot_approve_a_rotation_so_the_walk_stops_for_another_custodian() {
+    let drill = Drill::new();
+    let answers = answers("quorum-card-lost", "lost-quorum-intact");
+    let run = drill.custos(&[
+        "drill",
+        "quorum-card-lost",
+        "--answers",
+        &answers,
+        "--as",
+        "alice",
+        "--quiet",
+        "--wait",
+        "1",
+    ]);
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "custos: opened drill INC-1 from `quorum-card-lost` version 1\n\
+         custos: INC-1 stopped at `approve_rotation`: still waiting for approvals at \
+         `approve_rotation` after 1 s; `custos approve INC-1 approve_rotation` adds one, then \
+         `custos resume INC-1`\n\
+         custos: it stays open; `custos resume INC-1` continues where it stopped\n"
+    );
+    let log = drill.log();
+    let refused: Vec<&Value> = log.events("approval_refused").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["person"], "alice");
+    assert_eq!(
+        refused[0]["reason"],
+        "initiator excluded: the person who opened the incident may not approve here"
+    );
+    assert_eq!(
+        log.approvals("approve_rotation"),
+        [pair("bob", "custodian")]
+    );
+    assert_eq!(log.events("incident_closed").count(), 0);
+    assert_eq!(log.path().last().unwrap(), "approve_rotation");
+}
