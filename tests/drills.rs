@@ -1416,3 +1416,48 @@ fn the_initiator_cannot_approve_a_rotation_so_the_walk_stops_for_another_custodi
     assert_eq!(log.events("incident_closed").count(), 0);
     assert_eq!(log.path().last().unwrap(), "approve_rotation");
 }
+
+#[test]
+fn thirty_days_before_expiry_operations_are_told_and_the_key_found_on_the_hsm_is_kept() {
+    let drill = Drill::new();
+    drill.pkcs11(
+        "custos-drill-primary",
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            "OCSP-SIGN-2025",
+            "--id",
+            "c1",
+        ],
+    );
+    let log = drill.walk("certificate-expiry", "thirty-days-same-key", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "measure",
+            "expired",
+            "band",
+            "notify_ops_30",
+            "plan_renewal",
+            "what_expired",
+            "locate_key",
+            "cryptoperiod",
+            "issue_cert",
+            "deploy",
+            "verify_live",
+            "live_ok",
+            "update_register",
+            "end_resolved",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_resolved", "resolved"));
+    assert_eq!(log.events("approval_granted").count(), 0);
+    let found = log.outputs("locate_key");
+    assert_eq!(found["count"], 1, "{found:#}");
+    assert_eq!(found["objects"][0]["label"], "OCSP-SIGN-2025");
+    assert_eq!(found["objects"][0]["class"], "private-key");
+}
