@@ -1388,17 +1388,15 @@ fn the_initiator_cannot_approve_a_rotation_so_the_walk_stops_for_another_custodi
         "--as",
         "alice",
         "--quiet",
-        "--wait",
-        "1",
     ]);
 
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
         run.stderr,
         "custos: opened drill INC-1 from `quorum-card-lost` version 1\n\
-         custos: INC-1 stopped at `approve_rotation`: still waiting for approvals at \
-         `approve_rotation` after 1 s; `custos approve INC-1 approve_rotation` adds one, then \
-         `custos resume INC-1`\n\
+         custos: INC-1 stopped at `approve_rotation`: the approvals the answers file gives for \
+         `approve_rotation` are used up and the quorum is not met; add approvers, or \
+         `{ wait: true }` to wait for `custos approve`\n\
          custos: it stays open; `custos resume INC-1` continues where it stopped\n"
     );
     let log = drill.log();

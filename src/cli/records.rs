@@ -3,6 +3,7 @@
 use super::{FAILED, Globals};
 use custos::store::signing;
 use custos::store::{IncidentId, IncidentState, Store};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -28,16 +29,18 @@ pub enum KeyCommand {
 }
 
 pub fn incidents(globals: &Globals) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let store = Store::open(&globals.store_path())?;
     let incidents = store.incidents()?;
     if incidents.is_empty() {
         eprintln!("custos: no incidents in {}", store.path().display());
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        out,
         "{:<8} {:<28} {:<7} {:<6} {:<17} {:<17}",
         "ID", "RUNBOOK", "STATE", "KIND", "OPENED", "LAST ACTIVITY"
-    );
+    )?;
     for incident in incidents {
         let state = match incident.state {
             IncidentState::Open => "open",
@@ -45,12 +48,13 @@ pub fn incidents(globals: &Globals) -> anyhow::Result<ExitCode> {
         };
         let kind = if incident.rehearsal { "drill" } else { "real" };
         let runbook: String = incident.runbook_id.chars().take(28).collect();
-        println!(
+        writeln!(
+            out,
             "{:<8} {runbook:<28} {state:<7} {kind:<6} {:<17} {:<17}",
             incident.id.to_string(),
             minute(incident.opened_at),
             minute(incident.last_activity)
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -61,6 +65,7 @@ fn minute(at: jiff::Timestamp) -> String {
 }
 
 pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let store = Store::open(&globals.store_path())?;
     let incident = store.incident(&args.incident)?;
     let records = store.events(&args.incident)?;
@@ -77,7 +82,7 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                 "prev_hash": record.prev_hash.to_string(),
                 "hash": record.hash.to_string(),
             });
-            println!("{line}");
+            writeln!(out, "{line}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -87,12 +92,13 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     } else {
         "REAL INCIDENT"
     };
-    println!("{} · {kind} · {}", incident.id, incident.title);
-    println!(
+    writeln!(out, "{} · {kind} · {}", incident.id, incident.title)?;
+    writeln!(
+        out,
         "runbook `{}` version {} · SHA-256 {} · severity {}",
         incident.runbook_id, incident.runbook_version, incident.runbook_sha256, incident.severity
-    );
-    println!();
+    )?;
+    writeln!(out,)?;
     for record in &records {
         let event = serde_json::to_value(&record.event).unwrap_or_default();
         let mut fields = event.as_object().cloned().unwrap_or_default();
@@ -107,13 +113,14 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                 other => format!("{key}={other}"),
             })
             .collect();
-        println!(
+        writeln!(
+            out,
             "{:>4} {} {:<10} {kind} {}",
             record.seq,
             record.at.strftime("%Y-%m-%d %H:%M:%S"),
             record.actor,
             detail.join(" ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

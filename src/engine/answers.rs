@@ -290,12 +290,17 @@ impl Responder for Script {
         let key = (view.node.id.to_string(), view.visit);
         let used = self.approvals_used.entry(key).or_default();
         let Some(next) = answer.approvals.get(*used) else {
-            return Ok(ApprovalMove::Wait);
+            return Err(Stop::Invalid(format!(
+                "the approvals the answers file gives for `{}` are used up and the quorum is not \
+                 met; add approvers, or `{{ wait: true }}` to wait for `custos approve`",
+                view.node.id
+            )));
         };
-        *used += 1;
         if next.wait {
+            // A wait stays where it is: the walk keeps waiting until others approve.
             return Ok(ApprovalMove::Wait);
         }
+        *used += 1;
         let person = next.person.clone().ok_or_else(|| {
             Stop::Invalid(format!(
                 "an approval for `{}` names no `person`",
