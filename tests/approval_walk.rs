@@ -21,7 +21,7 @@ fn the_walker_waits_for_an_approval_from_another_process_and_then_closes() {
     )
     .unwrap();
 
-    let mut walker = Command::new(env!("CARGO_BIN_EXE_custos"))
+    let walker = Command::new(env!("CARGO_BIN_EXE_custos"))
         .current_dir(repo())
         .env("CUSTOS_STORE", &store)
         .env("BOB_PASS", "bob-drill-passphrase")
