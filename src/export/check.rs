@@ -220,6 +220,8 @@ struct Checker<'a> {
     current: Option<Chain>,
     /// The manifest index the next new incident must have.
     next_index: usize,
+    /// The incident of the last line out of place, so a run of them is reported once.
+    stray: Option<u64>,
 }
 
 impl<'a> Checker<'a> {
@@ -241,6 +243,7 @@ impl<'a> Checker<'a> {
             problems: Vec::new(),
             current: None,
             next_index: 0,
+            stray: None,
         }
     }
 
@@ -298,8 +301,10 @@ impl<'a> Checker<'a> {
                 None => format!("an event of {id}, which the manifest does not list"),
             };
             self.problems.push(file_problem(number, detail));
+            self.stray = Some(incident);
             return;
         };
+        self.stray = None;
 
         let Some(parsed) = IncidentId::new(incident) else {
             return;

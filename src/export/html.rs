@@ -26,7 +26,8 @@ const STYLE: &str = "
 body { font: 14px/1.45 system-ui, sans-serif; color: #111; margin: 2em; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #999; }
 table { border-collapse: collapse; width: 100%; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #eee; } code, .mono { font-family: ui-monospace, monospace; font-size: 0.9em; }
 .drill { background: #dbeafe; color: #1e3a8a; } .real { background: #fee2e2; color: #7f1d1d; }
 .badge { padding: 2px 8px; border-radius: 4px; font-weight: bold; }
