@@ -503,3 +503,32 @@ fn close_chain(
         .map_err(|_| "the seal's signature does not verify over the chain's head".to_owned())?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_line_splits_into_its_hashes_and_the_exact_body() {
+        let line = format!(
+            r#"{{"prev_hash":"{}","hash":"{}","body":{{"a":1}}}}"#,
+            "a".repeat(64),
+            "b".repeat(64)
+        );
+        let event = split_line(line.as_bytes()).unwrap();
+        assert_eq!(event.prev_hash, "a".repeat(64).as_bytes());
+        assert_eq!(event.hash, "b".repeat(64).as_bytes());
+        assert_eq!(event.body, br#"{"a":1}"#);
+        assert!(split_line(b"{\"prev_hash\":\"short\"}").is_none());
+    }
+
+    #[test]
+    fn the_incident_and_seq_are_read_from_the_start_of_a_canonical_body() {
+        assert_eq!(
+            body_place(br#"{"incident":"INC-42","seq":3,"at":"x"}"#),
+            Some((42, 3))
+        );
+        assert_eq!(body_place(br#"{"seq":3,"incident":"INC-42"}"#), None);
+        assert_eq!(body_place(br#"{"incident":"INC-","seq":3,"#), None);
+    }
+}
