@@ -7,6 +7,7 @@
 mod approve;
 mod ceremony;
 mod escalate;
+mod export;
 mod graph;
 mod hsm;
 mod notify;
@@ -83,6 +84,8 @@ enum Command {
     Notify(notify::Args),
     /// Queue the escalations that fell due, send what is due and retry what failed (for cron).
     Escalate(escalate::Args),
+    /// Export incidents for auditors: JSON Lines (verifiable offline), CSV or HTML reports.
+    Export(export::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Ceremony(args) => ceremony::run(args, &cli.policies, &globals.store_path()),
         Command::Notify(args) => notify::run(args, &cli.policies, &globals.store_path()),
         Command::Escalate(args) => escalate::run(args, &cli.policies, &globals.store_path()),
+        Command::Export(args) => export::run(args, &globals),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ use super::{FAILED, Globals};
 use custos::store::signing;
 use custos::store::{IncidentId, IncidentState, Store};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -19,7 +20,16 @@ pub struct LogArgs {
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// The incident to check; every incident when left out.
+    #[arg(conflicts_with = "export")]
     incident: Option<IncidentId>,
+
+    /// Check an export made by `custos export --format jsonl` alone, without the store.
+    #[arg(long, value_name = "FILE")]
+    export: Option<PathBuf>,
+
+    /// With `--export`: accept only seals made with this key (`ed25519:<hex>`).
+    #[arg(long, value_name = "KEY", requires = "export")]
+    trusted_key: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -126,6 +136,10 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
 }
 
 pub fn verify(args: &VerifyArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.export {
+        return super::export::verify(file, args.trusted_key.as_deref());
+    }
+
     let store = Store::open(&globals.store_path())?;
     let key_path = signing::default_key_path(store.path());
     let trusted = if key_path.exists() {

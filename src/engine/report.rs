@@ -42,8 +42,9 @@ pub fn debrief(runbook: &Runbook, records: &[EventRecord]) -> String {
     out
 }
 
-/// When each node was entered and how long the walk stayed there.
-fn stays(records: &[EventRecord], end: Timestamp) -> Vec<(String, Timestamp, SignedDuration)> {
+/// When each node was entered and how long the walk stayed there (until the next entry, or
+/// `end` for the last).
+pub fn stays(records: &[EventRecord], end: Timestamp) -> Vec<(String, Timestamp, SignedDuration)> {
     let entries: Vec<(String, Timestamp)> = records
         .iter()
         .filter_map(|record| match &record.event {

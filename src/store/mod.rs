@@ -90,6 +90,7 @@ mod chain;
 mod error;
 mod id;
 mod incident;
+mod raw;
 mod record;
 mod schema;
 mod seal;
@@ -103,7 +104,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use chain::ChainHash;
+pub use chain::{ChainHash, seal_message};
 pub use error::StoreError;
 pub use event::{Event, Origin, Participant};
 pub use id::IncidentId;
@@ -111,6 +112,7 @@ pub use incident::{Incident, IncidentState, Opening};
 pub use outbox::{
     Attempt, Claim, Delivery, NewNotification, Notification, NotificationId, NotificationState,
 };
+pub use raw::RawEvent;
 pub use record::EventRecord;
 pub use schema::Durability;
 pub use seal::Seal;
