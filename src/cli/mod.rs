@@ -9,6 +9,7 @@ mod ceremony;
 mod escalate;
 mod graph;
 mod hsm;
+mod keys;
 mod notify;
 mod passphrase;
 mod records;
@@ -73,6 +74,9 @@ enum Command {
     /// The HSM environments.
     #[command(subcommand)]
     Hsm(HsmCommand),
+    /// The key register: its hierarchy drawn, and compared with a live token.
+    #[command(subcommand)]
+    Keys(keys::Command),
     /// Approve the node an incident waits at, from any terminal sharing the incident log.
     Approve(approve::Args),
     /// Manage the roster: people, roles, passphrases.
@@ -134,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => records::verify(args, &globals),
         Command::Key(command) => records::key(command, &globals),
         Command::Hsm(HsmCommand::Check { environment }) => hsm_check(environment, &globals),
+        Command::Keys(command) => keys::run(command, &cli.policies),
         Command::Approve(args) => approve::run(args, &cli.policies, &globals.store_path()),
         Command::Roster(args) => roster::run(args, &cli.policies),
         Command::Ceremony(args) => ceremony::run(args, &cli.policies, &globals.store_path()),

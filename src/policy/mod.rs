@@ -2,9 +2,10 @@
 //!
 //! Each policy file is optional: while it is absent, the names it would define are not
 //! checked. [`context`] gathers the defined names for the runbook validator; [`check`]
-//! reports what is wrong with the policy files themselves.
+//! reports what is wrong with the policy files themselves, the key register among them.
 
 pub mod environment;
+pub mod keys;
 pub mod roster;
 
 use crate::runbook::Context;
@@ -35,7 +36,18 @@ pub fn check(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let path = dir.join(ENVIRONMENTS);
     let environments = path.exists().then(|| Environments::load(&path));
-    if let Some(Err(error)) = environments {
+    let names = match &environments {
+        Some(Err(error)) => {
+            problems.push(error.to_string());
+            None
+        }
+        Some(Ok(environments)) => Some(environments.names().map(str::to_owned).collect()),
+        None => None,
+    };
+    let register = dir.join(keys::KEYS);
+    if register.exists()
+        && let Err(error) = keys::Register::load(&register, names.as_ref())
+    {
         problems.push(error.to_string());
     }
     if let Some(report) = roster::check_dir(dir) {

@@ -1,0 +1,728 @@
+//! The key register, `policies/keys.yaml`: every key the institution holds, where it lives, what
+//! protects it, its check value and where it stands in its NIST SP 800-57 life.
+//!
+//! This module reads and checks the file (unknown parents, cycles of parents, parents that cannot
+//! protect keys, unknown environments, malformed KCVs, duplicate names and labels) and moves a key
+//! from one lifecycle state to another by rewriting only that key's `state:` word, atomically.
+//! Comparing the register with a live token is [`drift`]'s work, drawing it is [`picture`]'s, and
+//! the runbook actions `keys.lookup` and `keys.transition` are [`actions`]. Talking to the HSM is
+//! left to [`crate::hsm`].
+
+pub mod actions;
+pub mod drift;
+pub mod picture;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use jiff::{Span, SpanRelativeTo};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+use thiserror::Error;
+
+use super::environment::{PolicyError, Problem, problem_at, problem_from_yaml, suggestion};
+use crate::hsm::KcvMethod;
+use crate::hsm::key::KeyAlgorithm;
+
+/// The file of the key register inside a policies directory.
+pub const KEYS: &str = "keys.yaml";
+
+/// What a key is for; the names payment HSMs and PCI PIN use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Purpose {
+    /// Zone master key: protects keys exchanged with a counterparty.
+    Zmk,
+    /// Zone PIN key: PIN blocks between institutions.
+    Zpk,
+    /// Zone MAC key.
+    Zak,
+    /// Zone data encryption key.
+    Zek,
+    /// Terminal master key: protects the keys of a terminal.
+    Tmk,
+    /// Terminal PIN key.
+    Tpk,
+    /// Terminal MAC key.
+    Tak,
+    /// PIN verification key.
+    Pvk,
+    /// Card verification key.
+    Cvk,
+    /// A MAC key.
+    Mac,
+    /// A key-encryption key (backups, transport between HSMs).
+    Kek,
+    /// DUKPT base derivation key: terminal keys are derived from it.
+    Bdk,
+    /// A data encryption key.
+    Dek,
+}
+
+impl Purpose {
+    /// The word the register uses, such as `ZMK`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Zmk => "ZMK",
+            Self::Zpk => "ZPK",
+            Self::Zak => "ZAK",
+            Self::Zek => "ZEK",
+            Self::Tmk => "TMK",
+            Self::Tpk => "TPK",
+            Self::Tak => "TAK",
+            Self::Pvk => "PVK",
+            Self::Cvk => "CVK",
+            Self::Mac => "MAC",
+            Self::Kek => "KEK",
+            Self::Bdk => "BDK",
+            Self::Dek => "DEK",
+        }
+    }
+
+    /// Whether keys of this purpose may protect (or, for a BDK, derive) other keys.
+    pub fn protects_keys(self) -> bool {
+        matches!(self, Self::Zmk | Self::Tmk | Self::Kek | Self::Bdk)
+    }
+}
+
+/// A lifecycle state of NIST SP 800-57 Part 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    PreActivation,
+    Active,
+    Suspended,
+    Deactivated,
+    Compromised,
+    Destroyed,
+}
+
+/// Every state, in the order of a key's life.
+pub const STATES: &[&str] = &[
+    "pre-activation",
+    "active",
+    "suspended",
+    "deactivated",
+    "compromised",
+    "destroyed",
+];
+
+impl State {
+    /// The word the register uses, such as `pre-activation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreActivation => "pre-activation",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deactivated => "deactivated",
+            Self::Compromised => "compromised",
+            Self::Destroyed => "destroyed",
+        }
+    }
+
+    /// The state a word names, if it is one.
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            Self::PreActivation,
+            Self::Active,
+            Self::Suspended,
+            Self::Deactivated,
+            Self::Compromised,
+            Self::Destroyed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == word)
+    }
+
+    /// The states SP 800-57 lets a key move to from this one; `destroyed` is final.
+    pub fn successors(self) -> &'static [State] {
+        match self {
+            Self::PreActivation => &[Self::Active, Self::Compromised, Self::Destroyed],
+            Self::Active => &[Self::Suspended, Self::Deactivated, Self::Compromised],
+            Self::Suspended => &[Self::Active, Self::Deactivated, Self::Compromised],
+            Self::Deactivated => &[Self::Compromised, Self::Destroyed],
+            Self::Compromised => &[Self::Destroyed],
+            Self::Destroyed => &[],
+        }
+    }
+
+    /// Whether a key in this state is expected on its tokens (a destroyed one must be gone).
+    pub fn on_token(self) -> bool {
+        self != Self::Destroyed
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A check value as the register records it: never without its method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterKcv {
+    /// Upper-case hex.
+    pub value: String,
+    pub method: KcvMethod,
+}
+
+impl RegisterKcv {
+    /// How many bytes the value keeps.
+    pub fn length(&self) -> usize {
+        self.value.len() / 2
+    }
+}
+
+impl fmt::Display for RegisterKcv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.value, self.method.as_str())
+    }
+}
+
+/// The attributes a key is expected to carry on the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attributes {
+    /// `CKA_SENSITIVE`: never readable in clear.
+    pub sensitive: bool,
+    /// `CKA_EXTRACTABLE`: may leave the HSM wrapped under another key.
+    pub extractable: bool,
+}
+
+/// One key of the register.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The name runbooks and people use; unique in the register.
+    pub name: String,
+    pub purpose: Purpose,
+    pub algorithm: KeyAlgorithm,
+    /// The environments whose tokens hold the key (a primary and its replicas).
+    pub environments: Vec<String>,
+    /// The label on the token; the name when the register gives none.
+    pub label: String,
+    pub kcv: Option<RegisterKcv>,
+    /// The key that protects (or derives) this one.
+    pub parent: Option<String>,
+    pub counterparty: Option<String>,
+    /// Roster ids of the people who hold its components.
+    pub custodians: Vec<String>,
+    pub activation: Option<Date>,
+    /// The cryptoperiod as written (ISO 8601, such as `P1Y`), and as a span.
+    pub cryptoperiod: Option<(String, Span)>,
+    pub state: State,
+    pub attributes: Attributes,
+    /// 1-based line and column of the `state:` value, where a transition rewrites it.
+    state_at: (u64, u64),
+    /// Where the `parent:` value is, for messages about it.
+    parent_at: Option<(u64, u64)>,
+}
+
+impl Key {
+    /// The last day of the cryptoperiod (activation plus cryptoperiod), when both are known.
+    pub fn end(&self) -> Option<Date> {
+        let activation = self.activation?;
+        let (_, span) = self.cryptoperiod.as_ref()?;
+        activation.checked_add(*span).ok()
+    }
+}
+
+/// The key register of the institution, keys in file order.
+#[derive(Debug, Clone)]
+pub struct Register {
+    path: PathBuf,
+    keys: Vec<Key>,
+}
+
+/// Why a key could not move to another state.
+#[derive(Debug, Error)]
+pub enum TransitionError {
+    /// The register could not be read or is not valid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+
+    /// The key named is not in the register.
+    #[error("key `{name}` is not in {path}{}", suggestion(known), path = path.display())]
+    UnknownKey {
+        name: String,
+        path: PathBuf,
+        known: Vec<String>,
+    },
+
+    /// NIST SP 800-57 does not allow the move.
+    #[error(
+        "key `{name}` cannot move from `{from}` to `{to}`: NIST SP 800-57 allows {}",
+        allowed(*from)
+    )]
+    NotAllowed {
+        name: String,
+        from: State,
+        to: State,
+    },
+
+    /// The new register could not be written.
+    #[error("{path}: cannot write the register: {source}", path = path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn allowed(from: State) -> String {
+    let next = from.successors();
+    if next.is_empty() {
+        return format!("no move from `{from}`: it is final");
+    }
+    let words: Vec<String> = next.iter().map(|state| format!("`{state}`")).collect();
+    format!("only {}", words.join(", "))
+}
+
+/// What a transition did, for the incident log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub name: String,
+    pub from: State,
+    pub to: State,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    keys: Vec<Spanned<RawKey>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    name: Spanned<String>,
+    purpose: Purpose,
+    algorithm: Spanned<String>,
+    environment: Spanned<OneOrMany>,
+    #[serde(default)]
+    label: Option<Spanned<String>>,
+    #[serde(default)]
+    kcv: Option<Spanned<RawKcv>>,
+    #[serde(default)]
+    parent: Option<Spanned<String>>,
+    #[serde(default)]
+    counterparty: Option<String>,
+    #[serde(default)]
+    custodians: Vec<String>,
+    #[serde(default)]
+    activation: Option<Date>,
+    #[serde(default)]
+    cryptoperiod: Option<Spanned<String>>,
+    state: Spanned<State>,
+    attributes: Attributes,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKcv {
+    value: String,
+    method: Spanned<String>,
+}
+
+/// One environment name, or a list of them.
+struct OneOrMany(Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Names;
+
+        impl<'de> Visitor<'de> for Names {
+            type Value = OneOrMany;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an environment name or a list of them")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![value.to_owned()]))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(OneOrMany(names))
+            }
+        }
+
+        deserializer.deserialize_any(Names)
+    }
+}
+
+impl Register {
+    /// Reads and checks the register at `path`. With `environments`, every environment a key
+    /// names must be defined there; without, environment names are not checked.
+    pub fn load(
+        path: impl AsRef<Path>,
+        environments: Option<&BTreeSet<String>>,
+    ) -> Result<Self, PolicyError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text, environments)
+    }
+
+    /// Parses `text` as if it were the file at `path` (the path only appears in messages).
+    pub fn parse(
+        path: impl AsRef<Path>,
+        text: &str,
+        environments: Option<&BTreeSet<String>>,
+    ) -> Result<Self, PolicyError> {
+        let path = path.as_ref().to_path_buf();
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+
+        let raw: RawFile = serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+            PolicyError::Invalid {
+                path: path.clone(),
+                problems: vec![problem_from_yaml(&error, text)],
+            }
+        })?;
+
+        let mut checker = Checker {
+            text,
+            problems: Vec::new(),
+        };
+        let keys = checker.keys(raw, environments);
+        checker.references(&keys);
+
+        let mut problems = checker.problems;
+        if problems.is_empty() {
+            return Ok(Self { path, keys });
+        }
+        problems.sort_by_key(|problem| (problem.line, problem.column));
+        problems.dedup();
+        Err(PolicyError::Invalid { path, problems })
+    }
+
+    /// Every key, in the order of the file.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// The key called `name`.
+    pub fn get(&self, name: &str) -> Option<&Key> {
+        self.keys.iter().find(|key| key.name == name)
+    }
+
+    /// Every key under `parent`, directly or through others, nearest first.
+    pub fn under(&self, parent: &str) -> Vec<&Key> {
+        let mut found: Vec<&Key> = Vec::new();
+        let mut frontier = vec![parent.to_owned()];
+        while !frontier.is_empty() {
+            let children: Vec<&Key> = self
+                .keys
+                .iter()
+                .filter(|key| key.parent.as_ref().is_some_and(|p| frontier.contains(p)))
+                .filter(|key| !found.iter().any(|known| known.name == key.name))
+                .collect();
+            frontier = children.iter().map(|key| key.name.clone()).collect();
+            found.extend(children);
+        }
+        found
+    }
+
+    /// The file the register was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn unknown(&self, name: &str) -> TransitionError {
+        TransitionError::UnknownKey {
+            name: name.to_owned(),
+            path: self.path.clone(),
+            known: self.keys.iter().map(|key| key.name.clone()).collect(),
+        }
+    }
+}
+
+/// Moves key `name` of the register at `path` to `to`, if NIST SP 800-57 allows it.
+///
+/// Only the key's `state:` word changes; comments and layout stay. The new file is written
+/// beside the old one, synced, and renamed over it, so a crash leaves one or the other whole.
+pub fn transition(
+    path: &Path,
+    environments: Option<&BTreeSet<String>>,
+    name: &str,
+    to: State,
+    persist: bool,
+) -> Result<Transition, TransitionError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let register = Register::parse(path, &text, environments)?;
+    let key = register.get(name).ok_or_else(|| register.unknown(name))?;
+    let from = key.state;
+    if !from.successors().contains(&to) {
+        return Err(TransitionError::NotAllowed {
+            name: name.to_owned(),
+            from,
+            to,
+        });
+    }
+
+    let done = Transition {
+        name: name.to_owned(),
+        from,
+        to,
+    };
+    if !persist {
+        return Ok(done);
+    }
+    let rewritten = replace_word(&text, key.state_at, from.as_str(), to.as_str());
+    write_atomically(path, &rewritten).map_err(|source| TransitionError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(done)
+}
+
+/// `text` with the word `old` at 1-based `(line, column)` replaced by `new`.
+fn replace_word(text: &str, (line, column): (u64, u64), old: &str, new: &str) -> String {
+    let mut out = String::with_capacity(text.len() + new.len());
+    for (index, source) in text.split_inclusive('\n').enumerate() {
+        let here = u64::try_from(index + 1).unwrap_or(u64::MAX) == line;
+        let start = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+        match source.get(start..) {
+            Some(rest) if here && rest.starts_with(old) => {
+                out.push_str(&source[..start]);
+                out.push_str(new);
+                out.push_str(&rest[old.len()..]);
+            }
+            _ => out.push_str(source),
+        }
+    }
+    out
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| String::from("keys.yaml"), |n| n.to_string_lossy().into());
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Collects every problem of the file while turning raw entries into keys.
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn at(&mut self, location: serde_saphyr::Location, message: String) {
+        let problem = problem_at(self.text, location.line(), location.column(), message);
+        self.problems.push(problem);
+    }
+
+    fn keys(&mut self, raw: RawFile, environments: Option<&BTreeSet<String>>) -> Vec<Key> {
+        let mut keys: Vec<Key> = Vec::new();
+        let mut labels: BTreeMap<(String, String), String> = BTreeMap::new();
+        for entry in raw.keys {
+            let raw = entry.value;
+            let name = raw.name.value.clone();
+            if keys.iter().any(|key| key.name == name) {
+                let message = format!("key `{name}` appears twice in the register");
+                self.at(raw.name.referenced, message);
+            }
+
+            let algorithm = KeyAlgorithm::parse(&raw.algorithm.value).unwrap_or_else(|| {
+                let message = format!(
+                    "key `{name}`: algorithm `{}` is not one of `aes-128`, `aes-192`, \
+                     `aes-256`, `tdes`",
+                    raw.algorithm.value
+                );
+                self.at(raw.algorithm.referenced, message);
+                KeyAlgorithm::Aes128
+            });
+
+            let label = raw
+                .label
+                .as_ref()
+                .map_or_else(|| name.clone(), |label| label.value.clone());
+            let label_at = raw
+                .label
+                .as_ref()
+                .map_or(raw.name.referenced, |label| label.referenced);
+            let names = raw.environment.value.0;
+            if names.is_empty() {
+                let message = format!("key `{name}`: `environment` names no environment");
+                self.at(raw.environment.referenced, message);
+            }
+            for environment in &names {
+                if let Some(known) = environments.filter(|known| !known.contains(environment)) {
+                    let defined: Vec<String> = known.iter().cloned().collect();
+                    let message = format!(
+                        "key `{name}`: environment `{environment}` is not defined in \
+                         environments.yaml{}",
+                        suggestion(&defined)
+                    );
+                    self.at(raw.environment.referenced, message);
+                }
+                let slot = (environment.clone(), label.clone());
+                if let Some(first) = labels.insert(slot, name.clone())
+                    && first != name
+                {
+                    let message = format!(
+                        "key `{name}`: label `{label}` in `{environment}` is already the label \
+                         of key `{first}`"
+                    );
+                    self.at(label_at, message);
+                }
+            }
+
+            let kcv = raw.kcv.and_then(|kcv| self.kcv(&name, &kcv));
+            let cryptoperiod = raw.cryptoperiod.and_then(|text| {
+                let parsed = period(&text.value);
+                if parsed.is_none() {
+                    let message = format!(
+                        "key `{name}`: cryptoperiod `{}` is not a positive ISO 8601 duration \
+                         such as `P1Y` or `P18M`",
+                        text.value
+                    );
+                    self.at(text.referenced, message);
+                }
+                parsed.map(|span| (text.value, span))
+            });
+
+            keys.push(Key {
+                name,
+                purpose: raw.purpose,
+                algorithm,
+                environments: names,
+                label,
+                kcv,
+                parent_at: raw
+                    .parent
+                    .as_ref()
+                    .map(|parent| (parent.referenced.line(), parent.referenced.column())),
+                parent: raw.parent.map(|parent| parent.value),
+                counterparty: raw.counterparty,
+                custodians: raw.custodians,
+                activation: raw.activation,
+                cryptoperiod,
+                state: raw.state.value,
+                attributes: raw.attributes,
+                state_at: (raw.state.referenced.line(), raw.state.referenced.column()),
+            });
+        }
+        keys
+    }
+
+    fn kcv(&mut self, name: &str, kcv: &Spanned<RawKcv>) -> Option<RegisterKcv> {
+        let Some(method) = KcvMethod::parse(&kcv.value.method.value) else {
+            let message = format!(
+                "key `{name}`: KCV method `{}` is not `ecb` or `cmac`",
+                kcv.value.method.value
+            );
+            self.at(kcv.value.method.referenced, message);
+            return None;
+        };
+        let value = kcv.value.value.to_ascii_uppercase();
+        let hex = !value.is_empty() && value.chars().all(|c| c.is_ascii_hexdigit());
+        let bytes = value.len() / 2;
+        if !hex || !value.len().is_multiple_of(2) || bytes < 2 || bytes > method.max_length() {
+            let message = format!(
+                "key `{name}`: KCV `{}` is not 2 to {} bytes of hex, as the {} method gives",
+                kcv.value.value,
+                method.max_length(),
+                method.as_str()
+            );
+            self.at(kcv.referenced, message);
+            return None;
+        }
+        Some(RegisterKcv { value, method })
+    }
+
+    /// Parents that do not exist, cannot protect keys, or go round in a cycle.
+    fn references(&mut self, keys: &[Key]) {
+        for key in keys {
+            let (Some(parent), Some(at)) = (&key.parent, key.parent_at) else {
+                continue;
+            };
+            let Some(found) = keys.iter().find(|other| &other.name == parent) else {
+                let known: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                let message = format!(
+                    "key `{}`: parent `{parent}` is not in the register{}",
+                    key.name,
+                    suggestion(&known)
+                );
+                self.problems
+                    .push(problem_at(self.text, at.0, at.1, message));
+                continue;
+            };
+            if !found.purpose.protects_keys() {
+                let message = format!(
+                    "key `{}`: parent `{parent}` is a {}, which cannot protect keys (a parent is \
+                     a ZMK, TMK, KEK or BDK)",
+                    key.name,
+                    found.purpose.as_str()
+                );
+                self.problems
+                    .push(problem_at(self.text, at.0, at.1, message));
+            }
+            if let Some(cycle) = cycle_from(keys, key) {
+                let message = format!(
+                    "key `{}`: its parents go round in a cycle: {}",
+                    key.name,
+                    cycle.join(" -> ")
+                );
+                self.problems
+                    .push(problem_at(self.text, at.0, at.1, message));
+            }
+        }
+    }
+}
+
+/// The cycle `key`'s parents run into, if they return to `key`.
+fn cycle_from(keys: &[Key], key: &Key) -> Option<Vec<String>> {
+    let mut path = vec![key.name.clone()];
+    let mut current = key;
+    while let Some(parent) = &current.parent {
+        path.push(parent.clone());
+        if parent == &key.name {
+            return Some(path);
+        }
+        if path[..path.len() - 1].contains(parent) {
+            return None;
+        }
+        current = keys.iter().find(|other| &other.name == parent)?;
+    }
+    None
+}
+
+/// A positive calendar duration such as `P1Y`, `P18M` or `P90D`.
+fn period(text: &str) -> Option<Span> {
+    let span: Span = text.parse().ok()?;
+    let relative = SpanRelativeTo::days_are_24_hours();
+    let positive = span
+        .to_duration(relative)
+        .is_ok_and(|duration| duration.is_positive());
+    let calendar = span.get_years() != 0 || span.get_months() != 0;
+    (positive || (calendar && span.signum() > 0)).then_some(span)
+}

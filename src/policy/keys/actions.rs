@@ -1,0 +1,177 @@
+//! The runbook actions over the key register: `keys.lookup` and `keys.transition`.
+//!
+//! Both read `keys.yaml` from the policies directory at the moment they run, so a walk sees the
+//! register as it is then. A transition is recorded in the incident log by the walk (its outputs
+//! go into `action_finished`) and written to the register here. In a drill the transition is
+//! checked and reported but the register is not written: the register describes the real keys,
+//! and a rehearsal never changes the record of production.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+use thiserror::Error;
+
+use super::{KEYS, Purpose, Register, State, TransitionError, transition};
+use crate::policy::ENVIRONMENTS;
+use crate::policy::environment::{Environments, PolicyError};
+
+/// Why a `keys.*` action failed. None of these succeeds when simply tried again.
+#[derive(Debug, Error)]
+pub enum KeyActionError {
+    /// The register or the environments could not be used.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+
+    /// The transition was refused or could not be written.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+
+    /// The policies directory has no register.
+    #[error("`{action}` needs the key register, and {path} does not exist", path = path.display())]
+    NoRegister { action: String, path: PathBuf },
+
+    /// A parameter is missing, or both of two exclusive ones were given.
+    #[error("`{action}`: {problem}")]
+    Parameters { action: String, problem: String },
+
+    /// The register does not hold the key a parameter names.
+    #[error("`{action}`: key `{name}` is not in {path}", path = path.display())]
+    UnknownKey {
+        action: String,
+        name: String,
+        path: PathBuf,
+    },
+
+    /// Not a `keys.*` action the catalog knows.
+    #[error("`{action}` is not a key register action")]
+    UnknownAction { action: String },
+}
+
+/// Runs `keys.lookup` or `keys.transition` against the register in `policies`.
+pub fn run(
+    action: &str,
+    params: &Map<String, Value>,
+    policies: &Path,
+    rehearsal: bool,
+) -> Result<Map<String, Value>, KeyActionError> {
+    let path = policies.join(KEYS);
+    if !path.exists() {
+        return Err(KeyActionError::NoRegister {
+            action: action.to_owned(),
+            path,
+        });
+    }
+    let environments = environment_names(policies)?;
+
+    match action {
+        "keys.lookup" => lookup(params, &Register::load(&path, environments.as_ref())?),
+        "keys.transition" => {
+            let name = text(action, params, "name")?;
+            let word = text(action, params, "state")?;
+            let to = State::parse(&word).ok_or_else(|| KeyActionError::Parameters {
+                action: action.to_owned(),
+                problem: format!(
+                    "`state` is `{word}`, not one of {}",
+                    super::STATES.join(", ")
+                ),
+            })?;
+            let done = transition(&path, environments.as_ref(), &name, to, !rehearsal)?;
+            Ok(into_map(json!({
+                "name": done.name,
+                "from": done.from.as_str(),
+                "to": done.to.as_str(),
+                "persisted": !rehearsal,
+            })))
+        }
+        _ => Err(KeyActionError::UnknownAction {
+            action: action.to_owned(),
+        }),
+    }
+}
+
+/// The names `environments.yaml` defines, or `None` when the file does not exist.
+pub fn environment_names(policies: &Path) -> Result<Option<BTreeSet<String>>, PolicyError> {
+    let path = policies.join(ENVIRONMENTS);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let environments = Environments::load(&path)?;
+    Ok(Some(environments.names().map(str::to_owned).collect()))
+}
+
+fn lookup(
+    params: &Map<String, Value>,
+    register: &Register,
+) -> Result<Map<String, Value>, KeyActionError> {
+    let action = "keys.lookup";
+    let name = optional(params, "name");
+    let parent = optional(params, "parent");
+    let unknown = |name: String| KeyActionError::UnknownKey {
+        action: action.to_owned(),
+        name,
+        path: register.path().to_owned(),
+    };
+
+    let found = match (name, parent) {
+        (Some(name), None) => vec![register.get(&name).ok_or_else(|| unknown(name.clone()))?],
+        (None, Some(parent)) => {
+            register
+                .get(&parent)
+                .ok_or_else(|| unknown(parent.clone()))?;
+            register.under(&parent)
+        }
+        _ => {
+            return Err(KeyActionError::Parameters {
+                action: action.to_owned(),
+                problem: String::from("give exactly one of `name` or `parent`"),
+            });
+        }
+    };
+    let purpose = optional(params, "purpose");
+    let found: Vec<_> = found
+        .into_iter()
+        .filter(|key| {
+            purpose
+                .as_deref()
+                .is_none_or(|word| Purpose::as_str(key.purpose).eq_ignore_ascii_case(word))
+        })
+        .collect();
+
+    let join = |part: &dyn Fn(&super::Key) -> String| {
+        found
+            .iter()
+            .map(|key| part(key))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(into_map(json!({
+        "names": join(&|key| key.name.clone()),
+        "labels": join(&|key| key.label.clone()),
+        "kcvs": join(&|key| key.kcv.as_ref().map_or_else(|| String::from("none"), ToString::to_string)),
+        "count": found.len(),
+    })))
+}
+
+fn optional(params: &Map<String, Value>, name: &str) -> Option<String> {
+    match params.get(name)? {
+        Value::String(text) if text.trim().is_empty() => None,
+        Value::String(text) => Some(text.trim().to_owned()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn text(action: &str, params: &Map<String, Value>, name: &str) -> Result<String, KeyActionError> {
+    optional(params, name).ok_or_else(|| KeyActionError::Parameters {
+        action: action.to_owned(),
+        problem: format!("the parameter `{name}` is missing"),
+    })
+}
+
+fn into_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
