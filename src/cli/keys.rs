@@ -242,6 +242,7 @@ fn render(summary: &Summary<'_>) -> String {
     places.sort();
     out.push_str(&row(
         "register",
+        "",
         &format!(
             "{}: {} in {}",
             summary.register.path().display(),
@@ -251,6 +252,7 @@ fn render(summary: &Summary<'_>) -> String {
     ));
     out.push_str(&row(
         "token",
+        "",
         &format!(
             "{} ({}): {}",
             summary.live.name,
@@ -269,20 +271,15 @@ fn render(summary: &Summary<'_>) -> String {
             |kcv| format!("KCV {kcv}"),
         );
         let what = if key.state.on_token() {
-            format!(
-                "{:<16} {} {}, {kcv}",
-                key.name,
-                key.purpose.as_str(),
-                key.algorithm.as_str()
-            )
+            format!("{} {}, {kcv}", key.purpose.as_str(), key.algorithm.as_str())
         } else {
-            format!("{:<16} destroyed, and absent", key.name)
+            String::from("destroyed, and absent")
         };
-        out.push_str(&row("ok", &what));
+        out.push_str(&row("ok", &subject(&key.name), &what));
     }
     for finding in summary.findings {
-        let what = format!("{:<16} {}", finding.subject(), finding.detail());
-        out.push_str(&row(&finding.kind().to_ascii_uppercase(), &what));
+        let kind = finding.kind().to_ascii_uppercase();
+        out.push_str(&row(&kind, &subject(finding.subject()), &finding.detail()));
     }
     out.push('\n');
 
@@ -309,6 +306,11 @@ fn render(summary: &Summary<'_>) -> String {
     out
 }
 
+/// A key name in its column: padded to 17, or followed by one space when longer.
+fn subject(name: &str) -> String {
+    format!("{name:<16} ")
+}
+
 fn plural(count: usize, noun: &str) -> String {
     if count == 1 {
         format!("1 {noun}")
@@ -317,14 +319,16 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-/// `name` in a 14-column margin, `value` wrapped at spaces to 80 columns under itself.
-fn row(name: &str, value: &str) -> String {
+/// `name` in the margin, then `lead` (such as a key name in its column), then `value` wrapped
+/// at spaces to 80 columns, continued under the start of `value`.
+fn row(name: &str, lead: &str, value: &str) -> String {
     const MARGIN: usize = 16;
-    let room = WIDTH - MARGIN;
+    let indent = MARGIN + lead.len();
+    let room = WIDTH.saturating_sub(indent).max(20);
     let mut lines: Vec<String> = vec![String::new()];
-    for word in value.split(' ') {
-        let line = lines.last_mut().map_or(0, |line| line.len());
-        if line > 0 && line + 1 + word.len() > room {
+    for word in value.split(' ').filter(|word| !word.is_empty()) {
+        let used = lines.last().map_or(0, String::len);
+        if used > 0 && used + 1 + word.len() > room {
             lines.push(String::new());
         }
         if let Some(line) = lines.last_mut() {
@@ -334,10 +338,17 @@ fn row(name: &str, value: &str) -> String {
             line.push_str(word);
         }
     }
+
     let mut out = String::new();
     for (index, text) in lines.iter().enumerate() {
-        let label = if index == 0 { name } else { "" };
-        out.push_str(&format!("  {label:<width$}{text}\n", width = MARGIN - 2));
+        if index == 0 {
+            out.push_str(&format!(
+                "  {name:<width$}{lead}{text}\n",
+                width = MARGIN - 2
+            ));
+        } else {
+            out.push_str(&format!("{:indent$}{text}\n", ""));
+        }
     }
     out
 }

@@ -416,6 +416,16 @@ impl Register {
         self.keys.iter().find(|key| key.name == name)
     }
 
+    /// The key called `name`, or else the one key whose token label is `name` (runbooks often
+    /// know a key by the label they read on the HSM).
+    pub fn find(&self, name: &str) -> Option<&Key> {
+        self.get(name).or_else(|| {
+            let mut labelled = self.keys.iter().filter(|key| key.label == name);
+            let first = labelled.next()?;
+            labelled.next().is_none().then_some(first)
+        })
+    }
+
     /// Every key under `parent`, directly or through others, nearest first.
     pub fn under(&self, parent: &str) -> Vec<&Key> {
         let mut found: Vec<&Key> = Vec::new();
@@ -463,7 +473,7 @@ pub fn transition(
         source,
     })?;
     let register = Register::parse(path, &text, environments)?;
-    let key = register.get(name).ok_or_else(|| register.unknown(name))?;
+    let key = register.find(name).ok_or_else(|| register.unknown(name))?;
     let from = key.state;
     if !from.successors().contains(&to) {
         return Err(TransitionError::NotAllowed {
@@ -474,7 +484,7 @@ pub fn transition(
     }
 
     let done = Transition {
-        name: name.to_owned(),
+        name: key.name.clone(),
         from,
         to,
     };

@@ -114,12 +114,12 @@ fn lookup(
     };
 
     let found = match (name, parent) {
-        (Some(name), None) => vec![register.get(&name).ok_or_else(|| unknown(name.clone()))?],
+        (Some(name), None) => vec![register.find(&name).ok_or_else(|| unknown(name.clone()))?],
         (None, Some(parent)) => {
-            register
-                .get(&parent)
+            let parent = register
+                .find(&parent)
                 .ok_or_else(|| unknown(parent.clone()))?;
-            register.under(&parent)
+            register.under(&parent.name)
         }
         _ => {
             return Err(KeyActionError::Parameters {
