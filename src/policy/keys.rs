@@ -676,7 +676,8 @@ impl Checker<'_> {
                 continue;
             };
             let Some(found) = keys.iter().find(|other| &other.name == parent) else {
-                let known: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                let mut known: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                known.dedup();
                 let message = format!(
                     "key `{}`: parent `{parent}` is not in the register{}",
                     key.name,
