@@ -50,6 +50,12 @@ impl Project {
         project
     }
 
+    /// Copies every shipped policy file (roster, notifications, templates...) into the project.
+    pub fn with_all_policies(self) -> Self {
+        copy_dir(&repo().join("policies"), &self.path().join("policies"));
+        self
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -133,5 +139,18 @@ impl Project {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(format!("custos drill key {label}").as_bytes());
         hex::encode(&digest[..bytes])
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
