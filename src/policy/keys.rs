@@ -737,3 +737,116 @@ fn period(text: &str) -> Option<Span> {
     let calendar = span.get_years() != 0 || span.get_months() != 0;
     (positive || (calendar && span.signum() > 0)).then_some(span)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TREE: &str = "\
+# the hierarchy of one counterparty
+keys:
+  - name: KEK-ROOT
+    purpose: KEK
+    algorithm: aes-256
+    environment: prod-a
+    state: active # since the ceremony
+    attributes: { sensitive: true, extractable: false }
+  - name: ZMK-1
+    purpose: ZMK
+    algorithm: aes-256
+    environment: prod-a
+    label: zmk-one
+    parent: KEK-ROOT
+    state: active
+    attributes: { sensitive: true, extractable: true }
+  - name: ZPK-1
+    purpose: ZPK
+    algorithm: aes-128
+    environment: prod-a
+    parent: ZMK-1
+    state: pre-activation
+    attributes: { sensitive: true, extractable: true }
+";
+
+    fn names(keys: &[&Key]) -> Vec<String> {
+        keys.iter().map(|key| key.name.clone()).collect()
+    }
+
+    #[test]
+    fn the_states_follow_nist_sp_800_57_and_destroyed_is_final() {
+        assert!(State::Destroyed.successors().is_empty());
+        assert_eq!(State::Compromised.successors(), [State::Destroyed]);
+        assert!(!State::Active.successors().contains(&State::Destroyed));
+        assert!(State::Suspended.successors().contains(&State::Active));
+        for word in STATES {
+            assert_eq!(State::parse(word).map(State::as_str), Some(*word));
+        }
+    }
+
+    #[test]
+    fn keys_under_a_parent_include_grandchildren_nearest_first() {
+        let register = Register::parse("keys.yaml", TREE, None).unwrap();
+        assert_eq!(names(&register.under("KEK-ROOT")), ["ZMK-1", "ZPK-1"]);
+        assert_eq!(names(&register.under("ZMK-1")), ["ZPK-1"]);
+        assert!(register.under("ZPK-1").is_empty());
+    }
+
+    #[test]
+    fn a_key_is_found_by_its_label_when_no_name_matches() {
+        let register = Register::parse("keys.yaml", TREE, None).unwrap();
+        assert_eq!(
+            register.find("zmk-one").map(|k| k.name.as_str()),
+            Some("ZMK-1")
+        );
+        assert_eq!(
+            register.find("ZPK-1").map(|k| k.label.as_str()),
+            Some("ZPK-1")
+        );
+        assert!(register.find("nothing").is_none());
+    }
+
+    #[test]
+    fn a_transition_rewrites_only_the_state_word_and_keeps_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.yaml");
+        std::fs::write(&path, TREE).unwrap();
+
+        let done = transition(&path, None, "KEK-ROOT", State::Suspended, true).unwrap();
+        assert_eq!((done.from, done.to), (State::Active, State::Suspended));
+        let expected = TREE.replace("state: active # since", "state: suspended # since");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_refused_transition_names_the_allowed_states_and_leaves_the_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.yaml");
+        std::fs::write(&path, TREE).unwrap();
+
+        let error = transition(&path, None, "ZPK-1", State::Suspended, true).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "key `ZPK-1` cannot move from `pre-activation` to `suspended`: NIST SP 800-57 allows \
+             only `active`, `compromised`, `destroyed`"
+        );
+        let unknown = transition(&path, None, "ZPK-9", State::Active, true).unwrap_err();
+        assert!(
+            unknown.to_string().starts_with("key `ZPK-9` is not in "),
+            "{unknown}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), TREE);
+    }
+
+    #[test]
+    fn the_shipped_register_is_valid_against_the_shipped_environments() {
+        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let defined = actions::environment_names(&policies).unwrap();
+        let register = Register::load(policies.join(KEYS), defined.as_ref()).unwrap();
+        assert_eq!(register.keys().len(), 6);
+        assert_eq!(
+            names(&register.under("ZMK-ACME-2026")),
+            ["ZPK-ACME-01", "ZPK-ACME-02"]
+        );
+    }
+}
