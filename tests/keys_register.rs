@@ -238,3 +238,29 @@ flowchart TD
 "
     );
 }
+
+#[test]
+fn a_custodian_the_roster_does_not_list_is_reported_where_the_roster_exists() {
+    let project = Project::new();
+    project.edit_register(
+        "custodians: [alice, bob, erin]",
+        "custodians: [alice, bob, zed]",
+    );
+    let without_roster = project.custos(&["keys", "graph", "--today", "2026-12-03"]);
+    assert_eq!(without_roster.code, 0, "{}", without_roster.stderr);
+
+    let project = project.with_all_policies();
+    project.edit_register(
+        "custodians: [alice, bob, erin]",
+        "custodians: [alice, bob, zed]",
+    );
+    let run = project.custos(&["keys", "graph"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "policies/keys.yaml:26:30: key `ZMK-ACME-2026`: custodian `zed` is not in the roster\n    \
+         |     custodians: [alice, bob, zed]\n    \
+         |                              ^\n\
+         custos: the key register cannot be used\n"
+    );
+}

@@ -17,7 +17,7 @@ use clap::ValueEnum;
 use custos::hsm::Hsm;
 use custos::policy::environment::{Environment, Environments};
 use custos::policy::keys::drift::{self, Finding, Object};
-use custos::policy::keys::{KEYS, Register, actions::environment_names, picture};
+use custos::policy::keys::{KEYS, Known, Register, picture};
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
@@ -73,11 +73,11 @@ pub fn run(command: &Command, policies: &Path) -> anyhow::Result<ExitCode> {
 
 /// The register, or the problems printed and the exit code to return.
 fn register(policies: &Path) -> Result<Register, ExitCode> {
-    let names = environment_names(policies).map_err(|error| {
+    let known = Known::from_policies(policies).map_err(|error| {
         eprintln!("{error}");
         ExitCode::from(INVALID)
     })?;
-    Register::load(policies.join(KEYS), names.as_ref()).map_err(|error| {
+    Register::load(policies.join(KEYS), &known).map_err(|error| {
         eprintln!("{error}");
         eprintln!("custos: the key register cannot be used");
         ExitCode::from(INVALID)

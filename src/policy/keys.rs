@@ -237,6 +237,44 @@ pub struct Register {
     keys: Vec<Key>,
 }
 
+/// The names other policy files define, which the register must use. A `None` is not checked
+/// (its file does not exist).
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// Environment names from `environments.yaml`.
+    pub environments: Option<BTreeSet<String>>,
+    /// Person ids from the roster.
+    pub people: Option<BTreeSet<String>>,
+}
+
+impl Known {
+    /// What `policies` defines: its environments, and the people of its roster when it loads
+    /// (a roster that does not load is reported by the roster's own check).
+    pub fn from_policies(policies: &Path) -> Result<Self, PolicyError> {
+        let path = policies.join(super::ENVIRONMENTS);
+        let environments = if path.exists() {
+            let environments = super::environment::Environments::load(&path)?;
+            Some(environments.names().map(str::to_owned).collect())
+        } else {
+            None
+        };
+        let people = super::roster::Roster::load_from(policies)
+            .ok()
+            .flatten()
+            .map(|roster| {
+                roster
+                    .people
+                    .iter()
+                    .map(|person| person.id.clone())
+                    .collect()
+            });
+        Ok(Self {
+            environments,
+            people,
+        })
+    }
+}
+
 /// Why a key could not move to another state.
 #[derive(Debug, Error)]
 pub enum TransitionError {
@@ -311,7 +349,7 @@ struct RawKey {
     #[serde(default)]
     counterparty: Option<String>,
     #[serde(default)]
-    custodians: Vec<String>,
+    custodians: Vec<Spanned<String>>,
     #[serde(default)]
     activation: Option<Date>,
     #[serde(default)]
@@ -361,24 +399,17 @@ impl<'de> Deserialize<'de> for OneOrMany {
 impl Register {
     /// Reads and checks the register at `path`. With `environments`, every environment a key
     /// names must be defined there; without, environment names are not checked.
-    pub fn load(
-        path: impl AsRef<Path>,
-        environments: Option<&BTreeSet<String>>,
-    ) -> Result<Self, PolicyError> {
+    pub fn load(path: impl AsRef<Path>, known: &Known) -> Result<Self, PolicyError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(path, &text, environments)
+        Self::parse(path, &text, known)
     }
 
     /// Parses `text` as if it were the file at `path` (the path only appears in messages).
-    pub fn parse(
-        path: impl AsRef<Path>,
-        text: &str,
-        environments: Option<&BTreeSet<String>>,
-    ) -> Result<Self, PolicyError> {
+    pub fn parse(path: impl AsRef<Path>, text: &str, known: &Known) -> Result<Self, PolicyError> {
         let path = path.as_ref().to_path_buf();
         let mut options = serde_saphyr::Options::default();
         options.strict_booleans = true;
@@ -394,7 +425,7 @@ impl Register {
             text,
             problems: Vec::new(),
         };
-        let keys = checker.keys(raw, environments);
+        let keys = checker.keys(raw, known);
         checker.references(&keys);
 
         let mut problems = checker.problems;
@@ -467,7 +498,7 @@ impl Register {
 /// lock beside the register would serialise them.
 pub fn transition(
     path: &Path,
-    environments: Option<&BTreeSet<String>>,
+    known: &Known,
     name: &str,
     to: State,
     persist: bool,
@@ -476,7 +507,7 @@ pub fn transition(
         path: path.to_owned(),
         source,
     })?;
-    let register = Register::parse(path, &text, environments)?;
+    let register = Register::parse(path, &text, known)?;
     let key = register.find(name).ok_or_else(|| register.unknown(name))?;
     let from = key.state;
     if !from.successors().contains(&to) {
@@ -564,7 +595,7 @@ impl Checker<'_> {
         self.problems.push(problem);
     }
 
-    fn keys(&mut self, raw: RawFile, environments: Option<&BTreeSet<String>>) -> Vec<Key> {
+    fn keys(&mut self, raw: RawFile, known: &Known) -> Vec<Key> {
         let mut keys: Vec<Key> = Vec::new();
         let mut labels: Labels = BTreeMap::new();
         for entry in raw.keys {
@@ -573,18 +604,13 @@ impl Checker<'_> {
                 let message = format!("key `{}` appears twice in the register", raw.name.value);
                 self.at(raw.name.referenced, message);
             }
-            keys.push(self.key(raw, environments, &mut labels));
+            keys.push(self.key(raw, known, &mut labels));
         }
         keys
     }
 
     /// One entry as a key, reporting what is wrong with it.
-    fn key(
-        &mut self,
-        raw: RawKey,
-        environments: Option<&BTreeSet<String>>,
-        labels: &mut Labels,
-    ) -> Key {
+    fn key(&mut self, raw: RawKey, known: &Known, labels: &mut Labels) -> Key {
         let name = raw.name.value;
         let algorithm = KeyAlgorithm::parse(&raw.algorithm.value).unwrap_or_else(|| {
             let message = format!(
@@ -605,7 +631,8 @@ impl Checker<'_> {
             label: &label,
             label_at,
         };
-        self.placement(&placed, &raw.environment, environments, labels);
+        self.placement(&placed, &raw.environment, known, labels);
+        self.custodians(&name, &raw.custodians, known);
 
         let kcv = raw.kcv.and_then(|kcv| self.kcv(&name, &kcv));
         let cryptoperiod = raw
@@ -621,7 +648,7 @@ impl Checker<'_> {
             parent_at: raw.parent.as_ref().map(|parent| at(parent.referenced)),
             parent: raw.parent.map(|parent| parent.value),
             counterparty: raw.counterparty,
-            custodians: raw.custodians,
+            custodians: raw.custodians.into_iter().map(|c| c.value).collect(),
             activation: raw.activation,
             cryptoperiod,
             state: raw.state.value,
@@ -636,7 +663,7 @@ impl Checker<'_> {
         &mut self,
         key: &Placement<'_>,
         names: &Spanned<OneOrMany>,
-        environments: Option<&BTreeSet<String>>,
+        known: &Known,
         labels: &mut Labels,
     ) {
         let Placement {
@@ -650,8 +677,12 @@ impl Checker<'_> {
         }
 
         for environment in &names.value.0 {
-            if let Some(known) = environments.filter(|known| !known.contains(environment)) {
-                let defined: Vec<String> = known.iter().cloned().collect();
+            if let Some(defined) = known
+                .environments
+                .as_ref()
+                .filter(|defined| !defined.contains(environment))
+            {
+                let defined: Vec<String> = defined.iter().cloned().collect();
                 let message = format!(
                     "key `{name}`: environment `{environment}` is not defined in \
                      environments.yaml{}",
@@ -670,6 +701,20 @@ impl Checker<'_> {
                 );
                 self.at(label_at, message);
             }
+        }
+    }
+
+    /// Custodians the roster does not list.
+    fn custodians(&mut self, name: &str, custodians: &[Spanned<String>], known: &Known) {
+        let Some(people) = &known.people else {
+            return;
+        };
+        for custodian in custodians.iter().filter(|c| !people.contains(&c.value)) {
+            let message = format!(
+                "key `{name}`: custodian `{}` is not in the roster",
+                custodian.value
+            );
+            self.at(custodian.referenced, message);
         }
     }
 
@@ -830,7 +875,7 @@ keys:
 
     #[test]
     fn keys_under_a_parent_include_grandchildren_nearest_first() {
-        let register = Register::parse("keys.yaml", TREE, None).unwrap();
+        let register = Register::parse("keys.yaml", TREE, &Known::default()).unwrap();
         assert_eq!(names(&register.under("KEK-ROOT")), ["ZMK-1", "ZPK-1"]);
         assert_eq!(names(&register.under("ZMK-1")), ["ZPK-1"]);
         assert!(register.under("ZPK-1").is_empty());
@@ -838,7 +883,7 @@ keys:
 
     #[test]
     fn a_key_is_found_by_its_label_when_no_name_matches() {
-        let register = Register::parse("keys.yaml", TREE, None).unwrap();
+        let register = Register::parse("keys.yaml", TREE, &Known::default()).unwrap();
         assert_eq!(
             register.find("zmk-one").map(|k| k.name.as_str()),
             Some("ZMK-1")
@@ -856,7 +901,8 @@ keys:
         let path = dir.path().join("keys.yaml");
         std::fs::write(&path, TREE).unwrap();
 
-        let done = transition(&path, None, "KEK-ROOT", State::Suspended, true).unwrap();
+        let done =
+            transition(&path, &Known::default(), "KEK-ROOT", State::Suspended, true).unwrap();
         assert_eq!((done.from, done.to), (State::Active, State::Suspended));
         let expected = TREE.replace("state: active # since", "state: suspended # since");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
@@ -869,13 +915,15 @@ keys:
         let path = dir.path().join("keys.yaml");
         std::fs::write(&path, TREE).unwrap();
 
-        let error = transition(&path, None, "ZPK-1", State::Suspended, true).unwrap_err();
+        let error =
+            transition(&path, &Known::default(), "ZPK-1", State::Suspended, true).unwrap_err();
         assert_eq!(
             error.to_string(),
             "key `ZPK-1` cannot move from `pre-activation` to `suspended`: NIST SP 800-57 allows \
              only `active`, `compromised`, `destroyed`"
         );
-        let unknown = transition(&path, None, "ZPK-9", State::Active, true).unwrap_err();
+        let unknown =
+            transition(&path, &Known::default(), "ZPK-9", State::Active, true).unwrap_err();
         assert!(
             unknown.to_string().starts_with("key `ZPK-9` is not in "),
             "{unknown}"
@@ -886,8 +934,14 @@ keys:
     #[test]
     fn the_shipped_register_is_valid_against_the_shipped_environments() {
         let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        let defined = actions::environment_names(&policies).unwrap();
-        let register = Register::load(policies.join(KEYS), defined.as_ref()).unwrap();
+        let known = Known::from_policies(&policies).unwrap();
+        assert!(
+            known
+                .people
+                .as_ref()
+                .is_some_and(|people| people.contains("erin"))
+        );
+        let register = Register::load(policies.join(KEYS), &known).unwrap();
         assert_eq!(register.keys().len(), 6);
         assert_eq!(
             names(&register.under("ZMK-ACME-2026")),

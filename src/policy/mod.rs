@@ -36,19 +36,16 @@ pub fn check(dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let path = dir.join(ENVIRONMENTS);
     let environments = path.exists().then(|| Environments::load(&path));
-    let names = match &environments {
-        Some(Err(error)) => {
-            problems.push(error.to_string());
-            None
-        }
-        Some(Ok(environments)) => Some(environments.names().map(str::to_owned).collect()),
-        None => None,
-    };
-    let register = dir.join(keys::KEYS);
-    if register.exists()
-        && let Err(error) = keys::Register::load(&register, names.as_ref())
-    {
+    if let Some(Err(error)) = environments {
         problems.push(error.to_string());
+    }
+    let register = dir.join(keys::KEYS);
+    if register.exists() {
+        // An environments file that does not load is reported above; check the rest without it.
+        let known = keys::Known::from_policies(dir).unwrap_or_default();
+        if let Err(error) = keys::Register::load(&register, &known) {
+            problems.push(error.to_string());
+        }
     }
     if let Some(report) = roster::check_dir(dir) {
         problems.push(report.to_string());

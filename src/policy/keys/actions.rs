@@ -6,15 +6,13 @@
 //! checked and reported but the register is not written: the register describes the real keys,
 //! and a rehearsal never changes the record of production.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 use thiserror::Error;
 
-use super::{KEYS, Purpose, Register, State, TransitionError, transition};
-use crate::policy::ENVIRONMENTS;
-use crate::policy::environment::{Environments, PolicyError};
+use super::{KEYS, Known, Purpose, Register, State, TransitionError, transition};
+use crate::policy::environment::PolicyError;
 
 /// Why a `keys.*` action failed. None of these succeeds when simply tried again.
 #[derive(Debug, Error)]
@@ -62,10 +60,10 @@ pub fn run(
             path,
         });
     }
-    let environments = environment_names(policies)?;
+    let known = Known::from_policies(policies)?;
 
     match action {
-        "keys.lookup" => lookup(params, &Register::load(&path, environments.as_ref())?),
+        "keys.lookup" => lookup(params, &Register::load(&path, &known)?),
         "keys.transition" => {
             let name = text(action, params, "name")?;
             let word = text(action, params, "state")?;
@@ -76,7 +74,7 @@ pub fn run(
                     super::STATES.join(", ")
                 ),
             })?;
-            let done = transition(&path, environments.as_ref(), &name, to, !rehearsal)?;
+            let done = transition(&path, &known, &name, to, !rehearsal)?;
             Ok(into_map(json!({
                 "name": done.name,
                 "from": done.from.as_str(),
@@ -88,16 +86,6 @@ pub fn run(
             action: action.to_owned(),
         }),
     }
-}
-
-/// The names `environments.yaml` defines, or `None` when the file does not exist.
-pub fn environment_names(policies: &Path) -> Result<Option<BTreeSet<String>>, PolicyError> {
-    let path = policies.join(ENVIRONMENTS);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let environments = Environments::load(&path)?;
-    Ok(Some(environments.names().map(str::to_owned).collect()))
 }
 
 fn lookup(

@@ -325,7 +325,8 @@ keys:
     }
 
     fn findings(objects: &[Object], cmac: &[(&str, &str)]) -> Vec<String> {
-        let register = Register::parse("keys.yaml", REGISTER, None).unwrap();
+        let register =
+            Register::parse("keys.yaml", REGISTER, &super::super::Known::default()).unwrap();
         let cmac = cmac
             .iter()
             .map(|(label, value)| ((*label).to_owned(), (*value).to_owned()))
