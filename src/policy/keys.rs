@@ -93,11 +93,17 @@ impl Purpose {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
+    /// Generated or loaded, not yet to be used.
     PreActivation,
+    /// In use for protecting and processing.
     Active,
+    /// Out of use for a while, for example while a compromise is analysed.
     Suspended,
+    /// No longer used to protect, only to process what it protected.
     Deactivated,
+    /// Known or suspected to be in the wrong hands.
     Compromised,
+    /// Gone from every device; this state is final.
     Destroyed,
 }
 
@@ -167,6 +173,7 @@ impl fmt::Display for State {
 pub struct RegisterKcv {
     /// Upper-case hex.
     pub value: String,
+    /// ANSI X9.24-1 method 1 (`ecb`) or 2 (`cmac`).
     pub method: KcvMethod,
 }
 
@@ -198,22 +205,29 @@ pub struct Attributes {
 pub struct Key {
     /// The name runbooks and people use; unique in the register.
     pub name: String,
+    /// What the key is for, which decides whether it may be a parent.
     pub purpose: Purpose,
+    /// The type and size the token must show.
     pub algorithm: KeyAlgorithm,
     /// The environments whose tokens hold the key (a primary and its replicas).
     pub environments: Vec<String>,
     /// The label on the token; the name when the register gives none.
     pub label: String,
+    /// The check value on record, compared only with one made by the same method.
     pub kcv: Option<RegisterKcv>,
     /// The key that protects (or derives) this one.
     pub parent: Option<String>,
+    /// The institution the key is shared with, if any.
     pub counterparty: Option<String>,
     /// Roster ids of the people who hold its components.
     pub custodians: Vec<String>,
+    /// The day the key became (or becomes) active.
     pub activation: Option<Date>,
     /// The cryptoperiod as written (ISO 8601, such as `P1Y`), and as a span.
     pub cryptoperiod: Option<(String, Span)>,
+    /// Where the key stands in its life.
     pub state: State,
+    /// The attributes the token must show.
     pub attributes: Attributes,
     /// 1-based line and column of the `state:` value, where a transition rewrites it.
     state_at: (u64, u64),
@@ -322,8 +336,11 @@ fn allowed(from: State) -> String {
 /// What a transition did, for the incident log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
+    /// The key's name in the register.
     pub name: String,
+    /// The state it was in.
     pub from: State,
+    /// The state it is in now.
     pub to: State,
 }
 

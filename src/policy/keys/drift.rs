@@ -17,10 +17,13 @@ use crate::hsm::KcvMethod;
 /// A secret key on the token, as `hsm.find` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
+    /// The token label.
     pub label: String,
     /// `aes-128`, `aes-256`, `tdes`, or the PKCS#11 type of anything else.
     pub algorithm: String,
+    /// `CKA_SENSITIVE`, when the token reports it.
     pub sensitive: Option<bool>,
+    /// `CKA_EXTRACTABLE`, when the token reports it.
     pub extractable: Option<bool>,
     /// The ECB (method 1) check value, when the key has one.
     pub kcv: Option<String>,
