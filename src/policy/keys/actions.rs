@@ -133,10 +133,15 @@ fn lookup(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let kcv = |key: &super::Key| {
+        key.kcv
+            .as_ref()
+            .map_or_else(|| String::from("none"), ToString::to_string)
+    };
     Ok(into_map(json!({
         "names": join(&|key| key.name.clone()),
         "labels": join(&|key| key.label.clone()),
-        "kcvs": join(&|key| key.kcv.as_ref().map_or_else(|| String::from("none"), ToString::to_string)),
+        "kcvs": join(&kcv),
         "count": found.len(),
     })))
 }
