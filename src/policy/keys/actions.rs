@@ -168,3 +168,78 @@ fn into_map(value: Value) -> Map<String, Value> {
         _ => Map::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policies() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        for file in ["environments.yaml", "keys.yaml"] {
+            std::fs::copy(shipped.join(file), dir.path().join(file)).unwrap();
+        }
+        dir
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), json!(value)))
+            .collect()
+    }
+
+    #[test]
+    fn a_lookup_by_name_gives_one_key_with_its_kcv_and_method() {
+        let dir = policies();
+        let out = run(
+            "keys.lookup",
+            &params(&[("name", "ZMK-ACME-2026")]),
+            dir.path(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(out),
+            json!({
+                "names": "ZMK-ACME-2026",
+                "labels": "ZMK-ACME-2026",
+                "kcvs": "6D40DEB1DF cmac",
+                "count": 1,
+            })
+        );
+    }
+
+    #[test]
+    fn a_lookup_needs_exactly_one_of_name_or_parent_and_a_known_key() {
+        let dir = policies();
+        let both = params(&[("name", "PVK-01"), ("parent", "KEK-BACKUP")]);
+        let error = run("keys.lookup", &both, dir.path(), true).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`keys.lookup`: give exactly one of `name` or `parent`"
+        );
+
+        let unknown = params(&[("parent", "ZMK-NOBODY")]);
+        let error = run("keys.lookup", &unknown, dir.path(), true).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "`keys.lookup`: key `ZMK-NOBODY` is not in {}",
+                dir.path().join("keys.yaml").display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_transition_to_a_word_that_is_not_a_state_is_refused() {
+        let dir = policies();
+        let bad = params(&[("name", "PVK-01"), ("state", "retired")]);
+        let error = run("keys.transition", &bad, dir.path(), false).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`keys.transition`: `state` is `retired`, not one of pre-activation, active, \
+             suspended, deactivated, compromised, destroyed"
+        );
+    }
+}
