@@ -79,6 +79,7 @@ const OBJECT_CLASSES: &[&str] = &[
 ];
 const KEY_ALGORITHMS: &[&str] = &["aes-128", "aes-192", "aes-256", "tdes"];
 const KCV_METHODS: &[&str] = &["ecb", "cmac"];
+const KEY_STATES: &[&str] = crate::policy::keys::STATES;
 const WRAP_MECHANISMS: &[&str] = &["aes-key-wrap", "aes-key-wrap-pad", "des3-ecb"];
 
 /// Every action the engine knows.
@@ -374,6 +375,57 @@ pub const ACTIONS: &[ActionSpec] = &[
         ],
         destructive: false,
         rehearsal_only: true,
+    },
+    ActionSpec {
+        name: "keys.lookup",
+        summary: "keys of the register by name, or every key under a parent",
+        params: &[
+            param("name", ParamKind::Text, false, "a key of the register"),
+            param(
+                "parent",
+                ParamKind::Text,
+                false,
+                "a key whose descendants are listed",
+            ),
+            param(
+                "purpose",
+                ParamKind::Text,
+                false,
+                "only keys of this purpose, such as ZPK",
+            ),
+        ],
+        outputs: &[
+            output("names", "the key names, comma-separated, nearest first"),
+            output("labels", "their labels on the token, in the same order"),
+            output("kcvs", "their KCVs with method, in the same order"),
+            output("count", "how many keys were found"),
+        ],
+        destructive: false,
+        rehearsal_only: false,
+    },
+    ActionSpec {
+        name: "keys.transition",
+        summary: "moves a key of the register to another NIST SP 800-57 lifecycle state",
+        params: &[
+            param("name", ParamKind::Text, true, "the key in the register"),
+            param(
+                "state",
+                ParamKind::Choice(KEY_STATES),
+                true,
+                "the state it moves to",
+            ),
+        ],
+        outputs: &[
+            output("name", "the key"),
+            output("from", "the state it was in"),
+            output("to", "the state it is in now"),
+            output(
+                "persisted",
+                "`true` when the register was rewritten (never in a drill)",
+            ),
+        ],
+        destructive: false,
+        rehearsal_only: false,
     },
 ];
 

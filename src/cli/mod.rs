@@ -10,6 +10,7 @@ mod escalate;
 mod export;
 mod graph;
 mod hsm;
+mod keys;
 mod notify;
 mod passphrase;
 mod records;
@@ -74,6 +75,9 @@ enum Command {
     /// The HSM environments.
     #[command(subcommand)]
     Hsm(HsmCommand),
+    /// The key register: its hierarchy drawn, and compared with a live token.
+    #[command(subcommand)]
+    Keys(keys::Command),
     /// Approve the node an incident waits at, from any terminal sharing the incident log.
     Approve(approve::Args),
     /// Manage the roster: people, roles, passphrases.
@@ -137,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => records::verify(args, &globals),
         Command::Key(command) => records::key(command, &globals),
         Command::Hsm(HsmCommand::Check { environment }) => hsm_check(environment, &globals),
+        Command::Keys(command) => keys::run(command, &cli.policies),
         Command::Approve(args) => approve::run(args, &cli.policies, &globals.store_path()),
         Command::Roster(args) => roster::run(args, &cli.policies),
         Command::Ceremony(args) => ceremony::run(args, &cli.policies, &globals.store_path()),

@@ -216,7 +216,7 @@ fn continue_walk(
         Some(environments) => Box::new(super::hsm::TerminalSecrets::new(environments)),
         None => Box::new(custos::hsm::FixedSecrets::new()),
     };
-    let mut actions = HsmActions::new(environments, secrets);
+    let mut actions = HsmActions::new(environments, secrets, globals.policies.clone());
     let mut gates = custos::engine::gates::PolicyGates::load(&globals.policies)?;
 
     let rehearsal = store.incident(&incident)?.rehearsal;

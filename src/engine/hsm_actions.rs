@@ -1,9 +1,11 @@
-//! The catalog's `hsm.*` actions, run for the walk through [`crate::hsm::Hsm`].
+//! The catalog's actions for the walk: `hsm.*` through [`crate::hsm::Hsm`], and `keys.*` over
+//! the key register through [`crate::policy::keys::actions`].
 
 use super::walk::{ActionFailure, Actions};
 use crate::hsm::{Hsm, Secrets};
 use crate::policy::environment::Environments;
 use serde_json::{Map, Value};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Runs actions against the HSMs of the environments policy, asking secrets as needed.
@@ -11,16 +13,23 @@ pub struct HsmActions {
     hsm: Hsm,
     environments: Option<Environments>,
     secrets: Box<dyn Secrets>,
+    /// The policies directory, where `keys.*` actions find the key register.
+    policies: PathBuf,
 }
 
 impl HsmActions {
-    /// `environments` is `None` when the policies define none; every action then fails with
-    /// a message saying so.
-    pub fn new(environments: Option<Environments>, secrets: Box<dyn Secrets>) -> Self {
+    /// `environments` is `None` when the policies define none; every `hsm.*` action then fails
+    /// with a message saying so. `policies` is the directory holding `keys.yaml`.
+    pub fn new(
+        environments: Option<Environments>,
+        secrets: Box<dyn Secrets>,
+        policies: PathBuf,
+    ) -> Self {
         Self {
             hsm: Hsm::new(),
             environments,
             secrets,
+            policies,
         }
     }
 
@@ -40,6 +49,14 @@ impl Actions for HsmActions {
         rehearsal: bool,
         timeout: Duration,
     ) -> Result<Map<String, Value>, ActionFailure> {
+        if action.starts_with("keys.") {
+            return crate::policy::keys::actions::run(action, params, &self.policies, rehearsal)
+                .map_err(|error| ActionFailure {
+                    message: error.to_string(),
+                    retryable: false,
+                });
+        }
+
         let Some(environments) = &self.environments else {
             return Err(ActionFailure {
                 message: "no environments are defined: write `policies/environments.yaml`".into(),

@@ -2,9 +2,10 @@
 //!
 //! Each policy file is optional: while it is absent, the names it would define are not
 //! checked. [`context`] gathers the defined names for the runbook validator; [`check`]
-//! reports what is wrong with the policy files themselves.
+//! reports what is wrong with the policy files themselves, the key register among them.
 
 pub mod environment;
+pub mod keys;
 pub mod roster;
 
 use crate::runbook::Context;
@@ -40,6 +41,14 @@ pub fn check(dir: &Path) -> Vec<String> {
     let environments = path.exists().then(|| Environments::load(&path));
     if let Some(Err(error)) = environments {
         problems.push(error.to_string());
+    }
+    let register = dir.join(keys::KEYS);
+    if register.exists() {
+        // An environments file that does not load is reported above; check the rest without it.
+        let known = keys::Known::from_policies(dir).unwrap_or_default();
+        if let Err(error) = keys::Register::load(&register, &known) {
+            problems.push(error.to_string());
+        }
     }
     if let Some(report) = roster::check_dir(dir) {
         problems.push(report.to_string());
