@@ -806,6 +806,8 @@ fn a_confirmed_compromise_replaces_the_zpks_under_the_new_zmk_and_destroys_the_o
             "notify_executives",
             "notify_regulator",
             "notify_counterparty",
+            "compromise_in_register",
+            "register_zpks",
             "inventory_zpks",
             "list_dependents",
             "approve_new_zmk",
@@ -842,7 +844,7 @@ fn a_confirmed_compromise_replaces_the_zpks_under_the_new_zmk_and_destroys_the_o
         log.approvals("approve_destroy"),
         [pair("alice", "custodian"), pair("erin", "custodian")]
     );
-    assert_eq!(log.all_actions_succeeded(), 9);
+    assert_eq!(log.all_actions_succeeded(), 11);
 
     let combined = log.outputs("combined_kcv");
     assert_eq!(combined["method"], "cmac");
@@ -881,6 +883,7 @@ fn a_suspicion_never_ruled_out_becomes_a_rotation_that_stops_after_three_bad_loa
         "locate_zmk",
         "assess",
         "suspend",
+        "suspend_in_register",
         "notify_ciso_suspected",
         "investigate",
         "reassess",
@@ -889,6 +892,8 @@ fn a_suspicion_never_ruled_out_becomes_a_rotation_that_stops_after_three_bad_loa
         "notify_executives",
         "notify_regulator",
         "notify_counterparty",
+        "compromise_in_register",
+        "register_zpks",
         "inventory_zpks",
         "list_dependents",
         "approve_new_zmk",
