@@ -10,6 +10,7 @@ pub mod approval;
 pub mod catalog;
 pub mod ceremony;
 pub mod engine;
+pub mod expiry;
 pub mod hsm;
 pub mod notify;
 pub mod policy;

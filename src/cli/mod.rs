@@ -7,6 +7,7 @@
 mod approve;
 mod ceremony;
 mod escalate;
+mod expiry;
 mod graph;
 mod hsm;
 mod notify;
@@ -83,6 +84,8 @@ enum Command {
     Notify(notify::Args),
     /// Queue the escalations that fell due, send what is due and retry what failed (for cron).
     Escalate(escalate::Args),
+    /// Watch certificates, keys and HSMs for their end: alerts at 90, 60, 30 and 7 days.
+    Expiry(expiry::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Ceremony(args) => ceremony::run(args, &cli.policies, &globals.store_path()),
         Command::Notify(args) => notify::run(args, &cli.policies, &globals.store_path()),
         Command::Escalate(args) => escalate::run(args, &cli.policies, &globals.store_path()),
+        Command::Expiry(args) => expiry::run(args, &cli.policies, &globals.store_path()),
     };
     match result {
         Ok(code) => code,

@@ -316,7 +316,7 @@ fn check(raw: RawFile, text: &str) -> (BTreeMap<String, Environment>, Vec<Proble
     (by_name, problems)
 }
 
-fn problem_from_yaml(error: &serde_saphyr::Error, text: &str) -> Problem {
+pub(crate) fn problem_from_yaml(error: &serde_saphyr::Error, text: &str) -> Problem {
     let bare = error.without_snippet();
     let message = strip_location(&bare.to_string());
     match bare.location() {
@@ -344,7 +344,7 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-fn problem_at(text: &str, line: u64, column: u64, message: String) -> Problem {
+pub(crate) fn problem_at(text: &str, line: u64, column: u64, message: String) -> Problem {
     let source_line = usize::try_from(line)
         .ok()
         .and_then(|line| line.checked_sub(1))

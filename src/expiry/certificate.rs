@@ -1,0 +1,136 @@
+//! The effective end of a certificate chain: the earliest `notAfter` of the certificates in a
+//! PEM or DER buffer.
+//!
+//! A file may hold a whole chain (the signer, then its issuers): the chain stops working when
+//! its first member expires, so that is its end. The CRL's `nextUpdate` is not read here.
+
+use jiff::Timestamp;
+use thiserror::Error;
+use x509_parser::pem::Pem;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// Why a buffer gave no end date.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CertificateError {
+    /// The buffer holds no certificate at all.
+    #[error("holds no certificate (expected PEM `CERTIFICATE` blocks or DER)")]
+    Empty,
+
+    /// A PEM block could not be decoded.
+    #[error("PEM block {index} is not valid base64 PEM: {reason}")]
+    BadPem { index: usize, reason: String },
+
+    /// A certificate's DER could not be parsed.
+    #[error("certificate {index} is malformed: {reason}")]
+    Malformed { index: usize, reason: String },
+
+    /// A `notAfter` lies outside the times custos can represent.
+    #[error("certificate {index} has a notAfter custos cannot represent")]
+    OutOfRange { index: usize },
+}
+
+/// One certificate's subject and end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub subject: String,
+    pub not_after: Timestamp,
+}
+
+/// The members of a chain and its effective end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    /// In the order of the buffer.
+    pub members: Vec<Member>,
+}
+
+impl Chain {
+    /// The earliest `notAfter` of the chain: when the chain stops working.
+    pub fn end(&self) -> Option<&Member> {
+        self.members.iter().min_by_key(|member| member.not_after)
+    }
+}
+
+/// Reads every certificate in `bytes`: PEM `CERTIFICATE` blocks when the buffer is PEM (other
+/// blocks, such as keys, are skipped), otherwise one or more concatenated DER certificates.
+pub fn read(bytes: &[u8]) -> Result<Chain, CertificateError> {
+    let is_pem = bytes.windows(11).any(|window| window == b"-----BEGIN ");
+    let members = if is_pem { pem(bytes)? } else { der(bytes)? };
+
+    if members.is_empty() {
+        return Err(CertificateError::Empty);
+    }
+    Ok(Chain { members })
+}
+
+fn pem(bytes: &[u8]) -> Result<Vec<Member>, CertificateError> {
+    let mut members = Vec::new();
+    for (index, block) in Pem::iter_from_buffer(bytes).enumerate() {
+        let index = index + 1;
+        let block = block.map_err(|error| CertificateError::BadPem {
+            index,
+            reason: error.to_string(),
+        })?;
+        if block.label != "CERTIFICATE" {
+            continue;
+        }
+
+        let certificate = block
+            .parse_x509()
+            .map_err(|error| malformed(index, &error.to_string()))?;
+        members.push(member(index, &certificate)?);
+    }
+    Ok(members)
+}
+
+fn der(bytes: &[u8]) -> Result<Vec<Member>, CertificateError> {
+    let mut members = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let index = members.len() + 1;
+        let (after, certificate) = X509Certificate::from_der(rest)
+            .map_err(|error| malformed(index, &error.to_string()))?;
+        members.push(member(index, &certificate)?);
+        rest = after;
+    }
+    Ok(members)
+}
+
+fn member(index: usize, certificate: &X509Certificate<'_>) -> Result<Member, CertificateError> {
+    let seconds = certificate.validity().not_after.timestamp();
+    let not_after =
+        Timestamp::from_second(seconds).map_err(|_| CertificateError::OutOfRange { index })?;
+    Ok(Member {
+        subject: certificate.subject().to_string(),
+        not_after,
+    })
+}
+
+fn malformed(index: usize, reason: &str) -> CertificateError {
+    let reason = reason.strip_prefix("Parsing Error: ").unwrap_or(reason);
+    CertificateError::Malformed {
+        index,
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_is_no_certificate_is_reported_as_malformed() {
+        let error = read(b"hello").unwrap_err();
+
+        assert!(
+            matches!(error, CertificateError::Malformed { index: 1, .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_pem_file_without_certificates_holds_none() {
+        let text = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+
+        assert_eq!(read(text).unwrap_err(), CertificateError::Empty);
+    }
+}
