@@ -6,6 +6,8 @@
 
 use jiff::Timestamp;
 use thiserror::Error;
+use x509_parser::error::X509Error;
+use x509_parser::nom;
 use x509_parser::pem::Pem;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -76,7 +78,7 @@ fn pem(bytes: &[u8]) -> Result<Vec<Member>, CertificateError> {
 
         let certificate = block
             .parse_x509()
-            .map_err(|error| malformed(index, &error.to_string()))?;
+            .map_err(|error| malformed(index, &error))?;
         members.push(member(index, &certificate)?);
     }
     Ok(members)
@@ -87,8 +89,8 @@ fn der(bytes: &[u8]) -> Result<Vec<Member>, CertificateError> {
     let mut rest = bytes;
     while !rest.is_empty() {
         let index = members.len() + 1;
-        let (after, certificate) = X509Certificate::from_der(rest)
-            .map_err(|error| malformed(index, &error.to_string()))?;
+        let (after, certificate) =
+            X509Certificate::from_der(rest).map_err(|error| malformed(index, &error))?;
         members.push(member(index, &certificate)?);
         rest = after;
     }
@@ -105,12 +107,18 @@ fn member(index: usize, certificate: &X509Certificate<'_>) -> Result<Member, Cer
     })
 }
 
-fn malformed(index: usize, reason: &str) -> CertificateError {
-    let reason = reason.strip_prefix("Parsing Error: ").unwrap_or(reason);
-    CertificateError::Malformed {
-        index,
-        reason: reason.to_owned(),
-    }
+/// Says what the parser found in words: its own texts for structural errors, and "not DER"
+/// where it only reports the low-level parser's kind of failure.
+fn malformed(index: usize, error: &nom::Err<X509Error>) -> CertificateError {
+    let reason = match error {
+        nom::Err::Incomplete(_) => String::from("it is cut short"),
+        nom::Err::Error(X509Error::NomError(_) | X509Error::Der(_))
+        | nom::Err::Failure(X509Error::NomError(_) | X509Error::Der(_)) => {
+            String::from("it is not a complete DER-encoded X.509 certificate")
+        }
+        nom::Err::Error(error) | nom::Err::Failure(error) => error.to_string(),
+    };
+    CertificateError::Malformed { index, reason }
 }
 
 #[cfg(test)]
@@ -125,6 +133,22 @@ mod tests {
             matches!(error, CertificateError::Malformed { index: 1, .. }),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_chain_ends_with_its_earliest_not_after_whatever_the_order() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut early = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        early.not_after = rcgen::date_time_ymd(2030, 3, 1);
+        let mut late = early.clone();
+        late.not_after = rcgen::date_time_ymd(2031, 1, 1);
+        let pem = late.self_signed(&key).unwrap().pem() + &early.self_signed(&key).unwrap().pem();
+
+        let chain = read(pem.as_bytes()).unwrap();
+
+        assert_eq!(chain.members.len(), 2);
+        let end: Timestamp = "2030-03-01T00:00:00Z".parse().unwrap();
+        assert_eq!(chain.end().unwrap().not_after, end);
     }
 
     #[test]
