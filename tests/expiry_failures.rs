@@ -155,6 +155,30 @@ fn an_invalid_inventory_is_reported_with_its_position_and_exits_with_two() {
 }
 
 #[test]
+fn a_band_naming_an_unknown_group_or_template_stops_the_check_with_exit_code_two() {
+    let project = Project::new();
+    let text = inventory("").replace(
+        "notify: ciso, template: expiry-final-warning",
+        "notify: cso, template: final",
+    );
+    project.write("inventory.yaml", text);
+
+    let run = project.check("2030-01-01", &[]);
+
+    assert_eq!(run.code, 2, "{run:?}");
+    let path = project.policies().join("inventory.yaml");
+    let path = path.display();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "{path}: band 7 notifies `cso`, which is not a group of notify.yaml\n\
+             {path}: band 7 uses template `final`, which is not in templates/\n\
+             custos: the expiry inventory is invalid; nothing was checked\n"
+        )
+    );
+}
+
+#[test]
 fn a_date_that_is_no_date_is_a_usage_error() {
     let project = Project::new();
 

@@ -59,6 +59,15 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
     let Some(policy) = load_policy(policies) else {
         return Ok(ExitCode::from(super::INVALID));
     };
+    let unknown =
+        inventory.unknown_names(policy.groups().as_ref(), policy.template_names().as_ref());
+    if !unknown.is_empty() {
+        for problem in &unknown {
+            eprintln!("{problem}");
+        }
+        eprintln!("custos: the expiry inventory is invalid; nothing was checked");
+        return Ok(ExitCode::from(super::INVALID));
+    }
 
     let settings = Settings {
         policies: policies.to_path_buf(),

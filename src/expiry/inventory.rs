@@ -160,6 +160,8 @@ pub struct Inventory {
     /// The file it was read from.
     pub path: PathBuf,
     pub objects: Vec<Object>,
+    /// The default bands, largest first.
+    pub bands: Vec<Band>,
     /// The alert of an object that is past its end.
     pub expired: Alert,
 }
@@ -318,6 +320,41 @@ macro_rules! common {
     }};
 }
 
+impl Inventory {
+    /// Every alert that names a recipient group or a template the notification policies do not
+    /// define, as a sentence naming this file; `None` sets are not checked.
+    pub fn unknown_names(
+        &self,
+        groups: Option<&BTreeSet<String>>,
+        templates: Option<&BTreeSet<String>>,
+    ) -> Vec<String> {
+        let alerts = self
+            .bands
+            .iter()
+            .map(|band| (format!("band {}", band.days), &band.alert))
+            .chain([(String::from("`expired`"), &self.expired)]);
+
+        let mut problems = BTreeSet::new();
+        for (band, alert) in alerts {
+            if groups.is_some_and(|known| !known.contains(&alert.notify)) {
+                problems.insert(format!(
+                    "{}: {band} notifies `{}`, which is not a group of notify.yaml",
+                    self.path.display(),
+                    alert.notify
+                ));
+            }
+            if templates.is_some_and(|known| !known.contains(&alert.template)) {
+                problems.insert(format!(
+                    "{}: {band} uses template `{}`, which is not in templates/",
+                    self.path.display(),
+                    alert.template
+                ));
+            }
+        }
+        problems.into_iter().collect()
+    }
+}
+
 /// Turns the raw file into an inventory, collecting every problem on the way.
 struct Checker<'a> {
     text: &'a str,
@@ -370,6 +407,7 @@ impl Checker<'_> {
         Inventory {
             path: path.to_path_buf(),
             objects: objects.into_iter().map(|(object, _)| object).collect(),
+            bands: defaults,
             expired: raw.expired,
         }
     }
