@@ -186,3 +186,42 @@ fn object<'a>(report: &'a Value, name: &str) -> &'a Value {
         .find(|row| row["object"] == name)
         .unwrap()
 }
+
+#[test]
+fn two_checks_running_at_once_send_each_alert_once_and_open_one_incident() {
+    let project = Project::new();
+    let (soon, _) = ca("Soon CA", (2030, 3, 1));
+    project.write("certs/soon.pem", soon.pem());
+    project.write(
+        "inventory.yaml",
+        inventory(&format!(
+            "\
+incidents:
+  certificate: {{ runbook: certificate-expiry, at: 30 }}
+certificates:
+  soon:
+    file: certs/soon.pem
+    {INPUTS}
+"
+        )),
+    );
+
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| project.check("2030-02-20", &["--json"])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+
+    let mut opened = 0;
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run:?}");
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        let soon = object(&report, "soon");
+        assert_eq!(soon["band"], "30");
+        assert_eq!(soon["incident"], "INC-2");
+        opened += i32::from(soon["incident_opened_now"] == true);
+    }
+    assert_eq!(opened, 1);
+    assert_eq!(project.mail_subjects().len(), 1, "{:?}", project.mail_subjects());
+}

@@ -98,10 +98,7 @@ pub fn raise(
     rehearsal: bool,
     now: Timestamp,
 ) -> Result<bool, NotifyError> {
-    let watch = match find_watch(store, due.object, rehearsal)? {
-        Some(watch) => watch,
-        None => open_watch(store, due, rehearsal, now)?,
-    };
+    let watch = open_watch(store, due, rehearsal, now)?;
 
     let queued = queue_once(
         store,
@@ -119,6 +116,7 @@ pub fn raise(
     Ok(queued.is_some())
 }
 
+/// The object's watch incident, opened now if it has none.
 fn open_watch(
     store: &mut Store,
     due: &Due<'_>,
@@ -140,12 +138,13 @@ fn open_watch(
         inputs,
     };
 
-    let watch = store.open_incident(&opening, now)?;
     let entered = Event::NodeEntered {
         node: String::from("watch"),
     };
-    store.append(&watch, ACTOR, now, &[entered])?;
-    tracing::debug!(object = %due.object.name, %watch, "expiry watch opened");
+    let (watch, opened) = store.open_incident_once(&opening, now, vec![entered])?;
+    if opened {
+        tracing::debug!(object = %due.object.name, %watch, "expiry watch opened");
+    }
     Ok(watch)
 }
 
@@ -183,11 +182,13 @@ pub fn open_incident(
         initiator: ACTOR.to_owned(),
         inputs,
     };
-    let incident = store.open_incident(&opening, now)?;
     let entered = Event::NodeEntered {
         node: runbook.start.target.to_string(),
     };
-    store.append(&incident, ACTOR, now, &[entered])?;
+    let (incident, opened) = store.open_incident_once(&opening, now, vec![entered])?;
+    if !opened {
+        return Ok((incident, false));
+    }
 
     if let Some(watch) = find_watch(store, due.object, rehearsal)? {
         let note = Event::NoteAdded {
