@@ -223,5 +223,10 @@ certificates:
         opened += i32::from(soon["incident_opened_now"] == true);
     }
     assert_eq!(opened, 1);
-    assert_eq!(project.mail_subjects().len(), 1, "{:?}", project.mail_subjects());
+    assert_eq!(
+        project.mail_subjects().len(),
+        1,
+        "{:?}",
+        project.mail_subjects()
+    );
 }

@@ -33,9 +33,13 @@ pub const ACTOR: &str = "custos-expiry";
 /// What one object's alert is about, as the watch records it.
 pub struct Due<'a> {
     pub object: &'a Object,
+    /// Where the end date was read, as the table shows it.
     pub source: String,
+    /// The effective end.
     pub end: Timestamp,
+    /// The band the object is in at the check's `now`.
     pub position: Position,
+    /// Whole days from `now` to `end`, negative once past.
     pub days_left: i64,
 }
 
@@ -62,13 +66,10 @@ impl Due<'_> {
         );
         let end = self.end.strftime("%Y-%m-%d %H:%M UTC");
         match self.position {
-            Position::Expired => {
-                let ago = -self.days_left;
-                format!("{what} ended {end}, {ago} days ago")
-            }
-            Position::Band(days) => format!(
-                "{what} ends {end}: {} days left, inside the {days}-day band",
-                self.days_left
+            Position::Expired => format!("{what} ended {end}, {} ago", days(-self.days_left)),
+            Position::Band(band) => format!(
+                "{what} ends {end}: {} left, inside the {band}-day band",
+                days(self.days_left)
             ),
             Position::Clear => format!("{what} ends {end}"),
         }
@@ -76,6 +77,15 @@ impl Due<'_> {
 
     fn end_date(&self) -> String {
         self.end.strftime("%Y-%m-%d").to_string()
+    }
+}
+
+/// `1 day`, `29 days`.
+fn days(count: i64) -> String {
+    if count == 1 {
+        String::from("1 day")
+    } else {
+        format!("{count} days")
     }
 }
 
@@ -117,6 +127,8 @@ pub fn raise(
 }
 
 /// The object's watch incident, opened now if it has none.
+// TODO(#8): a watch someone closed takes no more notifications; its object's alerts then fail
+// with the store's error instead of opening a fresh watch.
 fn open_watch(
     store: &mut Store,
     due: &Due<'_>,
@@ -265,5 +277,19 @@ pub fn alert_of<'a>(
             .find(|band: &&Band| band.days == days)
             .map(|band| &band.alert),
         Position::Clear => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runbook::Context;
+
+    #[test]
+    fn the_watch_runbook_is_a_valid_runbook_with_the_declared_id() {
+        let runbook = crate::runbook::parse(WATCH_RUNBOOK, None, &Context::default()).unwrap();
+
+        assert_eq!(runbook.id, WATCH_ID);
+        assert_eq!(runbook.start.target.to_string(), "watch");
     }
 }

@@ -2,7 +2,9 @@
 //! PEM or DER buffer.
 //!
 //! A file may hold a whole chain (the signer, then its issuers): the chain stops working when
-//! its first member expires, so that is its end. The CRL's `nextUpdate` is not read here.
+//! its first member expires, so that is its end.
+// TODO(#8): the effective end should also weigh the `nextUpdate` of the CRL the chain depends
+// on; CRLs are not in the inventory yet.
 
 use jiff::Timestamp;
 use thiserror::Error;

@@ -63,19 +63,25 @@ pub enum AlertStatus {
 /// One line of the check.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
+    /// The object's name in the inventory.
     pub object: String,
     pub kind: Kind,
+    /// Where the end date comes from: a file, a token and label, or the stated dates.
     pub source: String,
+    /// The effective end; `None` when the object could not be read.
     pub end: Option<Timestamp>,
+    /// Whole days left, rounded down, negative once past.
     pub days_left: Option<i64>,
     /// The band's name (`90`, ..., `expired`), `None` outside every band.
     pub band: Option<String>,
+    /// The severity of the band's alert.
     pub severity: Option<&'static str>,
     pub alert: AlertStatus,
     /// Whether this check queued the alert (an earlier one did otherwise).
     pub alerted_now: bool,
     /// The incident opened from the object's runbook, if it was.
     pub incident: Option<String>,
+    /// Whether this check opened that incident.
     pub incident_opened_now: bool,
     /// What went wrong with this object.
     pub error: Option<String>,
@@ -90,6 +96,7 @@ pub struct Row {
 #[derive(Debug)]
 pub struct Report {
     pub rows: Vec<Row>,
+    /// What the delivery after queueing sent, and what failed.
     pub delivery: DeliveryReport,
 }
 
