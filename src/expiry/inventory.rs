@@ -154,7 +154,8 @@ impl Object {
     }
 }
 
-/// The inventory: every object, in the order of the file, and the alert for expiry itself.
+/// The inventory: every object (certificates, keys, then devices, each by name) and the alert
+/// for expiry itself.
 #[derive(Clone, Debug)]
 pub struct Inventory {
     /// The file it was read from.
@@ -306,21 +307,7 @@ impl Inventory {
             Err(invalid(checker.problems))
         }
     }
-}
 
-/// The fields every kind of object shares; `description` is for people only.
-macro_rules! common {
-    ($raw:ident) => {{
-        let _ = $raw.description;
-        RawCommon {
-            thresholds: $raw.thresholds,
-            incident: $raw.incident,
-            inputs: $raw.inputs,
-        }
-    }};
-}
-
-impl Inventory {
     /// Every alert that names a recipient group or a template the notification policies do not
     /// define, as a sentence naming this file; `None` sets are not checked.
     pub fn unknown_names(
@@ -353,6 +340,18 @@ impl Inventory {
         }
         problems.into_iter().collect()
     }
+}
+
+/// The fields every kind of object shares; `description` is for people only.
+macro_rules! common {
+    ($raw:ident) => {{
+        let _ = $raw.description;
+        RawCommon {
+            thresholds: $raw.thresholds,
+            incident: $raw.incident,
+            inputs: $raw.inputs,
+        }
+    }};
 }
 
 /// Turns the raw file into an inventory, collecting every problem on the way.
@@ -406,7 +405,7 @@ impl Checker<'_> {
 
         Inventory {
             path: path.to_path_buf(),
-            objects: objects.into_iter().map(|(object, _)| object).collect(),
+            objects,
             bands: defaults,
             expired: raw.expired,
         }
@@ -415,7 +414,7 @@ impl Checker<'_> {
     /// Keeps `object` unless its name is taken by an object of another kind.
     fn push(
         &mut self,
-        objects: &mut Vec<(Object, Option<Spanned<Vec<u32>>>)>,
+        objects: &mut Vec<Object>,
         seen: &mut BTreeSet<String>,
         name: &Spanned<String>,
         object: Option<(Object, Option<Spanned<Vec<u32>>>)>,
@@ -437,7 +436,7 @@ impl Checker<'_> {
             Some(own) => self.own_bands(&object.name, own, defaults),
             None => defaults.to_vec(),
         };
-        objects.push((object, thresholds));
+        objects.push(object);
     }
 
     fn object(
