@@ -176,6 +176,35 @@ fn each_band_is_alerted_once_the_incident_opens_at_its_band_and_the_last_band_fa
     assert_eq!(subjects.len(), 10, "{subjects:?}");
     let expired_subjects: Vec<_> = subjects.iter().filter(|s| s.contains("Expired:")).collect();
     assert_eq!(expired_subjects.len(), 2, "{subjects:?}");
+
+    // The incident stands at the runbook's start with the object's inputs, every chain holds.
+    let store = project.dir.path().join("incidents.sqlite");
+    let log = support::cli::custos()
+        .arg("--store")
+        .arg(&store)
+        .args(["log", "INC-3"])
+        .run();
+    assert!(
+        log.stdout.contains("runbook `certificate-expiry` version"),
+        "{}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains(r#""cert_kind":"ocsp-signer""#),
+        "{}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("node_entered node=intake"),
+        "{}",
+        log.stdout
+    );
+    let verify = support::cli::custos()
+        .arg("--store")
+        .arg(&store)
+        .arg("verify")
+        .run();
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
 }
 
 fn object<'a>(report: &'a Value, name: &str) -> &'a Value {
