@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod ceremony;
 pub mod engine;
 pub mod export;
+pub mod expiry;
 pub mod hsm;
 pub mod notify;
 pub mod policy;

@@ -8,6 +8,7 @@ mod approve;
 mod ceremony;
 mod escalate;
 mod export;
+mod expiry;
 mod graph;
 mod hsm;
 mod keys;
@@ -90,6 +91,8 @@ enum Command {
     Escalate(escalate::Args),
     /// Export incidents for auditors: JSON Lines (verifiable offline), CSV or HTML reports.
     Export(export::Args),
+    /// Watch certificates, keys and HSMs for their end: alerts at 90, 60, 30 and 7 days.
+    Expiry(expiry::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Notify(args) => notify::run(args, &cli.policies, &globals.store_path()),
         Command::Escalate(args) => escalate::run(args, &cli.policies, &globals.store_path()),
         Command::Export(args) => export::run(args, &globals),
+        Command::Expiry(args) => expiry::run(args, &cli.policies, &globals.store_path()),
     };
     match result {
         Ok(code) => code,

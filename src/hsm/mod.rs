@@ -9,6 +9,7 @@
 //! [`Hsm::close`]. Prompting, formatting and retry policy belong to the caller.
 
 pub mod actions;
+pub mod certificate;
 pub mod error;
 pub mod health;
 pub mod kcv;

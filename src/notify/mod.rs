@@ -51,7 +51,7 @@ pub use error::{NotifyError, PolicyError};
 pub use escalate::{EscalationReport, Fired, escalate, escalate_incident};
 pub use escalation::{Anchor, Deadline, DeadlineState, Escalation, Rule, When};
 pub use policy::{Drill, Mail, Policy, Recipient, Security, Smtp};
-pub use queue::queue;
+pub use queue::{queue, queue_once};
 pub use template::{MessageTemplate, Rendered, check_templates, sample_data};
 
 pub use crate::store::{Notification, NotificationId, NotificationState};

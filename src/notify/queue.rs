@@ -38,6 +38,42 @@ pub fn queue(
     })
 }
 
+/// Queues `template` to `group` on `incident` under the escalation key `key`, at most once per
+/// incident and key: `None` when that key already queued a notification. Templates see
+/// `escalation.rule` (= `rule`) and `escalation.reason`. Expiry alerts use it.
+#[allow(clippy::too_many_arguments)]
+pub fn queue_once(
+    store: &mut Store,
+    policy: &Policy,
+    incident: &IncidentId,
+    group: &str,
+    template: &str,
+    key: &str,
+    (rule, reason): (&str, &str),
+    now: Timestamp,
+) -> Result<Option<NotificationId>, NotifyError> {
+    if store.escalation_state(*incident, key)?.is_some() {
+        return Ok(None);
+    }
+
+    let history = History::read(store, incident)?;
+    let because = Because {
+        key: key.to_owned(),
+        rule: rule.to_owned(),
+        reason: reason.to_owned(),
+    };
+    queue_for(
+        store,
+        policy,
+        &history,
+        None,
+        group,
+        template,
+        Some(&because),
+        now,
+    )
+}
+
 /// Queues a notification; `None` when `because` names an escalation that already fired.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn queue_for(

@@ -35,6 +35,9 @@
 //! - `deliveries`: one row per ended delivery attempt (`sent`, `failed` or `unknown`), kept
 //!   also for incidents that are closed and take no more events.
 //!
+//! Expiry monitoring adds no table: its alerts are notifications on watch incidents, see
+//! [`expiry`].
+//!
 //! Triggers refuse `UPDATE` and `DELETE` on `incidents`, `events`, `seals` and `deliveries`,
 //! and `DELETE` on `outbox` as well as any edit of what a notification says, against slips in
 //! an SQL shell. Rows of `events`, `seals` and `deliveries` are only ever inserted.
@@ -83,6 +86,7 @@
 //! look open and is not detectable from the file alone.
 
 pub mod event;
+pub mod expiry;
 pub mod outbox;
 pub mod signing;
 

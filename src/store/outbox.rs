@@ -106,7 +106,7 @@ impl NotificationState {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         [Self::Pending, Self::Sending, Self::Sent]
             .into_iter()
             .find(|state| state.as_str() == text)

@@ -33,52 +33,11 @@ impl Store {
         at: Timestamp,
     ) -> Result<IncidentId, StoreError> {
         let path = &self.path;
-        let sha256 = ChainHash::of(opening.runbook_source.as_bytes()).to_string();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .in_store(path)?;
-
-        tx.execute(
-            "INSERT INTO incidents (runbook_id, runbook_version, runbook_sha256, runbook_source,
-                                    title, severity, rehearsal, initiator, opened_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                opening.runbook_id,
-                opening.runbook_version,
-                sha256,
-                opening.runbook_source,
-                opening.title,
-                opening.severity,
-                opening.rehearsal,
-                opening.initiator,
-                at.to_string(),
-            ],
-        )
-        .in_store(path)?;
-        let Some(id) = IncidentId::from_sql(tx.last_insert_rowid()) else {
-            return Err(StoreError::NotACustosStore {
-                path: path.clone(),
-                reason: "SQLite gave a new incident a number below 1".to_owned(),
-            });
-        };
-
-        let opened = Event::IncidentOpened {
-            runbook_id: opening.runbook_id.clone(),
-            runbook_version: opening.runbook_version,
-            runbook_sha256: sha256,
-            title: opening.title.clone(),
-            severity: opening.severity.clone(),
-            rehearsal: opening.rehearsal,
-            inputs: opening.inputs.clone(),
-        };
-        let mut tail = Tail {
-            id,
-            seq: 0,
-            hash: ChainHash::genesis(id),
-            rehearsal: opening.rehearsal,
-        };
-        write_events(&tx, path, &mut tail, &opening.initiator, at, [opened])?;
+        let id = insert_incident(&tx, path, opening, at, Vec::new())?;
 
         tx.commit().in_store(path)?;
         Ok(id)
@@ -239,6 +198,60 @@ pub(super) fn read_tail(
 }
 
 /// Writes `events` after `tail`, moving `tail` to the last one written.
+/// Inserts the incident row and writes `incident_opened` as event 1, then `then`, inside the
+/// caller's transaction.
+pub(super) fn insert_incident(
+    conn: &Connection,
+    path: &Path,
+    opening: &Opening,
+    at: Timestamp,
+    then: Vec<Event>,
+) -> Result<IncidentId, StoreError> {
+    let sha256 = ChainHash::of(opening.runbook_source.as_bytes()).to_string();
+    conn.execute(
+        "INSERT INTO incidents (runbook_id, runbook_version, runbook_sha256, runbook_source,
+                                title, severity, rehearsal, initiator, opened_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            opening.runbook_id,
+            opening.runbook_version,
+            sha256,
+            opening.runbook_source,
+            opening.title,
+            opening.severity,
+            opening.rehearsal,
+            opening.initiator,
+            at.to_string(),
+        ],
+    )
+    .in_store(path)?;
+    let Some(id) = IncidentId::from_sql(conn.last_insert_rowid()) else {
+        return Err(StoreError::NotACustosStore {
+            path: path.to_path_buf(),
+            reason: "SQLite gave a new incident a number below 1".to_owned(),
+        });
+    };
+
+    let opened = Event::IncidentOpened {
+        runbook_id: opening.runbook_id.clone(),
+        runbook_version: opening.runbook_version,
+        runbook_sha256: sha256,
+        title: opening.title.clone(),
+        severity: opening.severity.clone(),
+        rehearsal: opening.rehearsal,
+        inputs: opening.inputs.clone(),
+    };
+    let mut tail = Tail {
+        id,
+        seq: 0,
+        hash: ChainHash::genesis(id),
+        rehearsal: opening.rehearsal,
+    };
+    let events = std::iter::once(opened).chain(then);
+    write_events(conn, path, &mut tail, &opening.initiator, at, events)?;
+    Ok(id)
+}
+
 pub(super) fn write_events(
     conn: &Connection,
     path: &Path,
