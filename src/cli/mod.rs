@@ -7,8 +7,8 @@
 mod approve;
 mod ceremony;
 mod escalate;
-mod export;
 mod expiry;
+mod export;
 mod graph;
 mod hsm;
 mod keys;

@@ -56,5 +56,12 @@ pub fn check(dir: &Path) -> Vec<String> {
     for report in crate::notify::check(dir) {
         problems.push(report.to_string());
     }
+    let inventory = dir.join("inventory.yaml");
+    if let Some(Err(error)) = inventory
+        .exists()
+        .then(|| crate::expiry::Inventory::load(&inventory))
+    {
+        problems.push(error.to_string());
+    }
     problems
 }

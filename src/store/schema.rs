@@ -151,7 +151,18 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Returns whether the file is an empty database that should become a new log.
+///
+/// The reads share one transaction, so they see one state of the file: another process may be
+/// creating the log at this very moment, and a mix of its before and after would look like a
+/// foreign database.
 fn recognise(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
+    let snapshot = conn.unchecked_transaction().in_store(path)?;
+    let recognised = recognise_in(&snapshot, path);
+    snapshot.commit().in_store(path)?;
+    recognised
+}
+
+fn recognise_in(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
     let application_id = pragma_int(conn, path, "application_id")?;
     let version = pragma_int(conn, path, "user_version")?;
 
