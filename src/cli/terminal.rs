@@ -225,16 +225,13 @@ impl Responder for Terminal {
         if let Some(guidance) = &view.guidance {
             println!("\n{}", wrap(guidance.trim_end(), WIDTH).trim_end());
         }
-        let recent: Vec<&str> = view
-            .path
-            .iter()
-            .rev()
-            .take(5)
-            .rev()
-            .map(String::as_str)
-            .collect();
+        let recent: Vec<&str> = view.recent.iter().map(String::as_str).collect();
         if recent.len() > 1 {
-            let more = if view.path.len() > 5 { "… → " } else { "" };
+            let more = if view.step > recent.len() {
+                "… → "
+            } else {
+                ""
+            };
             println!(
                 "\n{}",
                 wrap(&format!("Path: {more}{}", recent.join(" → ")), WIDTH).trim_end()

@@ -20,6 +20,9 @@ pub enum Stop {
     Invalid(String),
 }
 
+/// How many of the nodes entered last a [`View`] carries.
+pub const RECENT: usize = 5;
+
 /// What the walk shows about the node it is at.
 pub struct View<'a> {
     pub node: &'a Node,
@@ -29,8 +32,8 @@ pub struct View<'a> {
     pub visit: u32,
     /// The number of nodes entered so far, this one included.
     pub step: usize,
-    /// The ids of the nodes entered before this one.
-    pub path: Vec<String>,
+    /// The ids of the last few nodes entered, this one included (at most [`RECENT`]).
+    pub recent: Vec<String>,
     pub rehearsal: bool,
 }
 

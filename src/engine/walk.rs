@@ -269,13 +269,17 @@ impl<'a> Walker<'a> {
                 )
             })
         });
-        let path: Vec<String> = state.path.iter().map(|(node, _)| node.clone()).collect();
+        let skip = state.path.len().saturating_sub(super::responder::RECENT);
+        let recent = state.path[skip..]
+            .iter()
+            .map(|(node, _)| node.clone())
+            .collect();
         View {
             node,
             guidance,
             visit: state.visits_of(&node.id).max(1),
-            step: path.len(),
-            path,
+            step: state.path.len(),
+            recent,
             rehearsal: state.rehearsal,
         }
     }

@@ -306,7 +306,7 @@ impl Builder {
         }
         let node_id = NodeId(id.value.clone());
         let title = self.required_text(
-            raw.title.as_ref(),
+            raw.title.as_deref(),
             Some(at),
             &format!("node `{node_id}` has no `title`"),
         );
@@ -314,7 +314,7 @@ impl Builder {
             .phase
             .as_ref()
             .and_then(|phase| self.word::<Phase>(phase, "phase"));
-        let guidance = raw.guidance.as_ref().map(|text| Template {
+        let guidance = raw.guidance.as_deref().map(|text| Template {
             text: text.value.clone(),
             at: pos(text),
         });
@@ -468,19 +468,19 @@ impl Builder {
             Some(fields) => self.inputs(&fields.value, "field", true),
             None => Vec::new(),
         };
-        let next = self.link(node, at, "next", raw.next.as_ref(), EdgeLabel::Next);
+        let next = self.link(node, at, "next", raw.next.as_deref(), EdgeLabel::Next);
         NodeKind::Step { fields, next }
     }
 
     fn decision(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let options: Vec<Edge> = raw.options.as_ref().map_or_else(Vec::new, |options| {
+        let options: Vec<Edge> = raw.options.as_deref().map_or_else(Vec::new, |options| {
             let edges = options.value.0.iter();
             edges
                 .map(|(label, target)| edge(EdgeLabel::Option(label.value.clone()), target))
                 .collect()
         });
         if options.len() < 2 {
-            let at = raw.options.as_ref().map_or(at, pos);
+            let at = raw.options.as_deref().map_or(at, pos);
             let count = options.len();
             self.error(
                 at,
@@ -504,7 +504,7 @@ impl Builder {
                 }
             }
         };
-        let params = raw.params.as_ref().map_or_else(Vec::new, |params| {
+        let params = raw.params.as_deref().map_or_else(Vec::new, |params| {
             let entries = params.value.0.iter();
             entries
                 .map(|(name, value)| Param {
@@ -518,14 +518,14 @@ impl Builder {
             node,
             at,
             "on_success",
-            raw.on_success.as_ref(),
+            raw.on_success.as_deref(),
             EdgeLabel::Success,
         );
         let on_failure = self.link(
             node,
             at,
             "on_failure",
-            raw.on_failure.as_ref(),
+            raw.on_failure.as_deref(),
             EdgeLabel::Failure,
         );
         let timeout = raw
@@ -556,7 +556,7 @@ impl Builder {
                 }
             }
         };
-        let next = self.link(node, at, "next", raw.next.as_ref(), EdgeLabel::Next);
+        let next = self.link(node, at, "next", raw.next.as_deref(), EdgeLabel::Next);
         NodeKind::Approval { require, next }
     }
 
@@ -598,9 +598,9 @@ impl Builder {
                 }
             }
         };
-        let group = required("to", raw.to.as_ref());
-        let template = required("template", raw.template.as_ref());
-        let next = self.link(node, at, "next", raw.next.as_ref(), EdgeLabel::Next);
+        let group = required("to", raw.to.as_deref());
+        let template = required("template", raw.template.as_deref());
+        let next = self.link(node, at, "next", raw.next.as_deref(), EdgeLabel::Next);
         NodeKind::Notify {
             group,
             template,
@@ -652,18 +652,18 @@ fn present_fields(raw: &RawNode) -> Vec<(&'static str, Pos)> {
             present.push((name, at));
         }
     };
-    note("next", raw.next.as_ref().map(pos));
-    note("fields", raw.fields.as_ref().map(pos));
-    note("options", raw.options.as_ref().map(pos));
-    note("run", raw.run.as_ref().map(pos));
-    note("with", raw.params.as_ref().map(pos));
-    note("on_success", raw.on_success.as_ref().map(pos));
-    note("on_failure", raw.on_failure.as_ref().map(pos));
-    note("timeout", raw.timeout.as_ref().map(pos));
-    note("require", raw.require.as_ref().map(pos));
-    note("to", raw.to.as_ref().map(pos));
-    note("template", raw.template.as_ref().map(pos));
-    note("outcome", raw.outcome.as_ref().map(pos));
+    note("next", raw.next.as_deref().map(pos));
+    note("fields", raw.fields.as_deref().map(pos));
+    note("options", raw.options.as_deref().map(pos));
+    note("run", raw.run.as_deref().map(pos));
+    note("with", raw.params.as_deref().map(pos));
+    note("on_success", raw.on_success.as_deref().map(pos));
+    note("on_failure", raw.on_failure.as_deref().map(pos));
+    note("timeout", raw.timeout.as_deref().map(pos));
+    note("require", raw.require.as_deref().map(pos));
+    note("to", raw.to.as_deref().map(pos));
+    note("template", raw.template.as_deref().map(pos));
+    note("outcome", raw.outcome.as_deref().map(pos));
     present
 }
 

@@ -114,29 +114,33 @@ pub struct RawInput {
 }
 
 /// One node, with the fields of every kind; which belong to which kind is checked later.
+///
+/// Each field is boxed: a node uses four or five of them, and an absent box costs a pointer
+/// where an absent span would cost its full size, which for a large runbook is most of the
+/// memory its loading takes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
-    pub kind: Option<Spanned<String>>,
-    pub title: Option<Spanned<String>>,
-    pub phase: Option<Spanned<String>>,
-    pub guidance: Option<Spanned<String>>,
-    pub within: Option<Spanned<String>>,
-    pub max_visits: Option<Spanned<u32>>,
-    pub on_exhausted: Option<Spanned<String>>,
-    pub next: Option<Spanned<String>>,
-    pub fields: Option<Spanned<Entries<RawInput>>>,
-    pub options: Option<Spanned<Entries<Spanned<String>>>>,
-    pub run: Option<Spanned<String>>,
+    pub kind: Option<Box<Spanned<String>>>,
+    pub title: Option<Box<Spanned<String>>>,
+    pub phase: Option<Box<Spanned<String>>>,
+    pub guidance: Option<Box<Spanned<String>>>,
+    pub within: Option<Box<Spanned<String>>>,
+    pub max_visits: Option<Box<Spanned<u32>>>,
+    pub on_exhausted: Option<Box<Spanned<String>>>,
+    pub next: Option<Box<Spanned<String>>>,
+    pub fields: Option<Box<Spanned<Entries<RawInput>>>>,
+    pub options: Option<Box<Spanned<Entries<Spanned<String>>>>>,
+    pub run: Option<Box<Spanned<String>>>,
     #[serde(rename = "with")]
-    pub params: Option<Spanned<Entries<Spanned<serde_json::Value>>>>,
-    pub on_success: Option<Spanned<String>>,
-    pub on_failure: Option<Spanned<String>>,
-    pub timeout: Option<Spanned<String>>,
-    pub require: Option<Spanned<RawRequire>>,
-    pub to: Option<Spanned<String>>,
-    pub template: Option<Spanned<String>>,
-    pub outcome: Option<Spanned<String>>,
+    pub params: Option<Box<Spanned<Entries<Spanned<serde_json::Value>>>>>,
+    pub on_success: Option<Box<Spanned<String>>>,
+    pub on_failure: Option<Box<Spanned<String>>>,
+    pub timeout: Option<Box<Spanned<String>>>,
+    pub require: Option<Box<Spanned<RawRequire>>>,
+    pub to: Option<Box<Spanned<String>>>,
+    pub template: Option<Box<Spanned<String>>>,
+    pub outcome: Option<Box<Spanned<String>>>,
 }
 
 /// Who must approve at an approval node.
