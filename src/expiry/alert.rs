@@ -127,8 +127,9 @@ pub fn raise(
 }
 
 /// The object's watch incident, opened now if it has none.
-// TODO(#8): a watch someone closed takes no more notifications; its object's alerts then fail
-// with the store's error instead of opening a fresh watch.
+// Known limit: a watch is never walked, but one someone walked to its end takes no more
+// notifications; its object's alerts then fail with the store's error, loudly, rather than
+// open a fresh watch that would send the earlier bands' alerts again.
 fn open_watch(
     store: &mut Store,
     due: &Due<'_>,

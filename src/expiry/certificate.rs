@@ -3,8 +3,8 @@
 //!
 //! A file may hold a whole chain (the signer, then its issuers): the chain stops working when
 //! its first member expires, so that is its end.
-// TODO(#8): the effective end should also weigh the `nextUpdate` of the CRL the chain depends
-// on; CRLs are not in the inventory yet.
+// Known limit: the effective end should also weigh the `nextUpdate` of the CRL the chain
+// depends on; CRLs are not in the inventory yet (the certificate-expiry runbook covers them).
 
 use jiff::Timestamp;
 use thiserror::Error;

@@ -511,8 +511,8 @@ impl Register {
 /// beside the old one, synced, and renamed over it, so a crash leaves one or the other whole.
 /// With `persist` false (a drill) the move is checked and returned but nothing is written.
 ///
-/// TODO(#9): two processes moving keys of one register at the same moment can lose one move; a
-/// lock beside the register would serialise them.
+/// Known limit: two processes moving keys of one register at the same moment can lose one
+/// move; a lock beside the register would serialise them.
 pub fn transition(
     path: &Path,
     known: &Known,

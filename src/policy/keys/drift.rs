@@ -5,7 +5,7 @@
 //! that method), and returns findings. Fetching those from the HSM and printing the findings are
 //! the caller's work. KCVs are compared only when both were made by the same method.
 //! Public and private keys, certificates and data objects are not compared: the register holds
-//! secret keys only (TODO(#9): key pairs of a CA or a signing key).
+//! secret keys only (known limit: key pairs of a CA or a signing key are not compared yet).
 
 use std::collections::BTreeMap;
 
