@@ -67,10 +67,9 @@ fn text(path: &Path) -> Result<Option<String>, String> {
 
 /// The position of a spanned value, for pointing at it.
 pub(crate) fn pos<T>(spanned: &Spanned<T>) -> Pos {
-    let location = spanned.referenced;
+    let at = crate::runbook::position(spanned);
     Pos {
-        line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(location.column()).unwrap_or(u32::MAX),
-        width: u32::try_from(location.span().len()).unwrap_or(1).max(1),
+        width: at.width.max(1),
+        ..at
     }
 }

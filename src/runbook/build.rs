@@ -9,18 +9,12 @@ use super::model::{
     Action, Edge, EdgeLabel, Header, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome,
     Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
 };
-use super::raw::{Entries, RawInput, RawNode, RawRequire, RawRunbook};
+use super::raw::{At, Entries, RawInput, RawNode, RawRequire, RawRunbook};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
-use serde_saphyr::Spanned;
 
-/// The position of a spanned value.
-pub fn pos<T>(spanned: &Spanned<T>) -> Pos {
-    let location = spanned.referenced;
-    Pos {
-        line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(location.column()).unwrap_or(u32::MAX),
-        width: u32::try_from(location.span().len()).unwrap_or(1),
-    }
+/// The position of a value read from the file.
+pub fn pos<T>(value: &At<T>) -> Pos {
+    value.at
 }
 
 /// Turns a raw runbook into the model, or the list of everything wrong with it.
@@ -64,7 +58,7 @@ pub fn build(raw: &RawRunbook, file_stem: Option<&str>) -> Result<Runbook, Vec<D
     }
 }
 
-fn edge(label: EdgeLabel, target: &Spanned<String>) -> Edge {
+fn edge(label: EdgeLabel, target: &At<String>) -> Edge {
     Edge {
         label,
         target: NodeId(target.value.clone()),
@@ -72,7 +66,7 @@ fn edge(label: EdgeLabel, target: &Spanned<String>) -> Edge {
     }
 }
 
-fn named(spanned: &Spanned<String>) -> Named {
+fn named(spanned: &At<String>) -> Named {
     Named {
         name: spanned.value.clone(),
         at: pos(spanned),
@@ -180,7 +174,7 @@ impl Builder {
 
     fn required_text(
         &mut self,
-        text: Option<&Spanned<String>>,
+        text: Option<&At<String>>,
         at: Option<Pos>,
         message: &str,
     ) -> String {
@@ -198,7 +192,7 @@ impl Builder {
     }
 
     /// A word of a closed set, with a suggestion when it is misspelt.
-    fn word<W: Word + PartialEq>(&mut self, word: &Spanned<String>, what: &str) -> Option<W> {
+    fn word<W: Word + PartialEq>(&mut self, word: &At<String>, what: &str) -> Option<W> {
         let parsed = W::parse(&word.value);
         if parsed.is_none() {
             let names = W::ALL.iter().map(|(name, _)| *name);
@@ -293,7 +287,7 @@ impl Builder {
         }
     }
 
-    fn node(&mut self, id: &Spanned<String>, raw: &RawNode) -> Node {
+    fn node(&mut self, id: &At<String>, raw: &RawNode) -> Node {
         let at = pos(id);
         if !is_identifier(&id.value, '_') {
             self.error(
@@ -342,7 +336,7 @@ impl Builder {
         &mut self,
         node: &NodeId,
         field: &str,
-        text: &Spanned<String>,
+        text: &At<String>,
     ) -> Option<SignedDuration> {
         match parse_duration(&text.value) {
             Ok(duration) => Some(duration),
@@ -444,7 +438,7 @@ impl Builder {
         node: &NodeId,
         at: Pos,
         field: &str,
-        target: Option<&Spanned<String>>,
+        target: Option<&At<String>>,
         label: EdgeLabel,
     ) -> Edge {
         match target {
@@ -560,7 +554,7 @@ impl Builder {
         NodeKind::Approval { require, next }
     }
 
-    fn requirement(&mut self, node: &NodeId, require: &Spanned<RawRequire>) -> Requirement {
+    fn requirement(&mut self, node: &NodeId, require: &At<RawRequire>) -> Requirement {
         let raw = &require.value;
         let roles: Vec<Named> = raw
             .roles
@@ -585,7 +579,7 @@ impl Builder {
     }
 
     fn notify(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let mut required = |field: &str, value: Option<&Spanned<String>>| match value {
+        let mut required = |field: &str, value: Option<&At<String>>| match value {
             Some(value) => named(value),
             None => {
                 self.problems.push(Diagnostic::at(

@@ -4,12 +4,14 @@
 //! is not YAML, or repeats a key, stops at the first such problem, since past it the structure
 //! is unknown. Unknown fields are all listed at once, from an outline of the file's keys.
 
-use super::build::{build, pos};
+use super::build::build;
 use super::check::check;
 use super::context::Context;
 use super::diagnostic::{Diagnostic, Report, suggestion};
 use super::model::Runbook;
-use super::raw::{INPUT_FIELDS, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawRunbook, Word};
+use super::raw::{
+    INPUT_FIELDS, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawRunbook, Word, position,
+};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Budget, Options, Spanned};
@@ -191,7 +193,7 @@ fn unknown(
         let hint = suggestion(&key.value, known.iter().copied());
         problems.push(
             Diagnostic::at(
-                pos(key),
+                position(key),
                 format!("unknown field `{}` in {owner}{hint}", key.value),
             )
             .with_hint(format!("the fields here are {}", known.join(", "))),

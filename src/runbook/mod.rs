@@ -25,3 +25,4 @@ pub use model::{
     Action, Edge, EdgeLabel, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome, Param,
     Phase, Pos, Requirement, Runbook, Severity, Template, Word,
 };
+pub use raw::position;

@@ -4,15 +4,46 @@
 //! so that [`super::build`] can report every missing field and every misspelt word of a file
 //! at once, with its position, instead of stopping at the first as serde would.
 
+use super::model::Pos;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
 use std::marker::PhantomData;
 
+/// A value and the place in the file it came from.
+///
+/// serde-saphyr's `Spanned` keeps two full locations; this keeps the line, column and width
+/// the diagnostics need, which matters when a large runbook holds one for every value.
+#[derive(Clone, Debug)]
+pub struct At<T> {
+    pub value: T,
+    pub at: Pos,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for At<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<T>::deserialize(deserializer)?;
+        Ok(Self {
+            at: position(&spanned),
+            value: spanned.value,
+        })
+    }
+}
+
+/// The position of a value serde-saphyr read, for pointing at it.
+pub fn position<T>(spanned: &Spanned<T>) -> Pos {
+    let location = spanned.referenced;
+    Pos {
+        line: u32::try_from(location.line()).unwrap_or(u32::MAX),
+        column: u32::try_from(location.column()).unwrap_or(u32::MAX),
+        width: u32::try_from(location.span().len()).unwrap_or(1),
+    }
+}
+
 /// A YAML mapping kept in file order, each key with its position.
 #[derive(Debug)]
-pub struct Entries<T>(pub Vec<(Spanned<String>, T)>);
+pub struct Entries<T>(pub Vec<(At<String>, T)>);
 
 impl<T> Default for Entries<T> {
     fn default() -> Self {
@@ -33,8 +64,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(key) = map.next_key::<Spanned<Word>>()? {
-                    let key = Spanned::new(key.value.0, key.referenced, key.defined);
+                while let Some(key) = map.next_key::<At<Word>>()? {
+                    let key = At {
+                        value: key.value.0,
+                        at: key.at,
+                    };
                     entries.push((key, map.next_value()?));
                 }
                 Ok(Entries(entries))
@@ -89,27 +123,27 @@ impl<'de> Deserialize<'de> for Word {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRunbook {
-    pub id: Option<Spanned<String>>,
-    pub title: Option<Spanned<String>>,
-    pub version: Option<Spanned<u32>>,
-    pub severity: Option<Spanned<String>>,
-    pub summary: Option<Spanned<String>>,
+    pub id: Option<At<String>>,
+    pub title: Option<At<String>>,
+    pub version: Option<At<u32>>,
+    pub severity: Option<At<String>>,
+    pub summary: Option<At<String>>,
     #[serde(default)]
     pub ceremony: bool,
     #[serde(default)]
     pub inputs: Entries<RawInput>,
-    pub start: Option<Spanned<String>>,
-    pub nodes: Option<Spanned<Entries<RawNode>>>,
+    pub start: Option<At<String>>,
+    pub nodes: Option<At<Entries<RawNode>>>,
 }
 
 /// An input asked when an incident opens, or a field a step records.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInput {
-    pub prompt: Option<Spanned<String>>,
+    pub prompt: Option<At<String>>,
     #[serde(rename = "type")]
-    pub kind: Option<Spanned<String>>,
-    pub choices: Option<Spanned<Vec<String>>>,
+    pub kind: Option<At<String>>,
+    pub choices: Option<At<Vec<String>>>,
     pub required: Option<bool>,
 }
 
@@ -121,34 +155,34 @@ pub struct RawInput {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
-    pub kind: Option<Box<Spanned<String>>>,
-    pub title: Option<Box<Spanned<String>>>,
-    pub phase: Option<Box<Spanned<String>>>,
-    pub guidance: Option<Box<Spanned<String>>>,
-    pub within: Option<Box<Spanned<String>>>,
-    pub max_visits: Option<Box<Spanned<u32>>>,
-    pub on_exhausted: Option<Box<Spanned<String>>>,
-    pub next: Option<Box<Spanned<String>>>,
-    pub fields: Option<Box<Spanned<Entries<RawInput>>>>,
-    pub options: Option<Box<Spanned<Entries<Spanned<String>>>>>,
-    pub run: Option<Box<Spanned<String>>>,
+    pub kind: Option<Box<At<String>>>,
+    pub title: Option<Box<At<String>>>,
+    pub phase: Option<Box<At<String>>>,
+    pub guidance: Option<Box<At<String>>>,
+    pub within: Option<Box<At<String>>>,
+    pub max_visits: Option<Box<At<u32>>>,
+    pub on_exhausted: Option<Box<At<String>>>,
+    pub next: Option<Box<At<String>>>,
+    pub fields: Option<Box<At<Entries<RawInput>>>>,
+    pub options: Option<Box<At<Entries<At<String>>>>>,
+    pub run: Option<Box<At<String>>>,
     #[serde(rename = "with")]
-    pub params: Option<Box<Spanned<Entries<Spanned<serde_json::Value>>>>>,
-    pub on_success: Option<Box<Spanned<String>>>,
-    pub on_failure: Option<Box<Spanned<String>>>,
-    pub timeout: Option<Box<Spanned<String>>>,
-    pub require: Option<Box<Spanned<RawRequire>>>,
-    pub to: Option<Box<Spanned<String>>>,
-    pub template: Option<Box<Spanned<String>>>,
-    pub outcome: Option<Box<Spanned<String>>>,
+    pub params: Option<Box<At<Entries<At<serde_json::Value>>>>>,
+    pub on_success: Option<Box<At<String>>>,
+    pub on_failure: Option<Box<At<String>>>,
+    pub timeout: Option<Box<At<String>>>,
+    pub require: Option<Box<At<RawRequire>>>,
+    pub to: Option<Box<At<String>>>,
+    pub template: Option<Box<At<String>>>,
+    pub outcome: Option<Box<At<String>>>,
 }
 
 /// Who must approve at an approval node.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequire {
-    pub roles: Option<Spanned<Vec<Spanned<String>>>>,
-    pub count: Option<Spanned<u32>>,
+    pub roles: Option<At<Vec<At<String>>>>,
+    pub count: Option<At<u32>>,
     #[serde(default)]
     pub exclude_initiator: bool,
 }

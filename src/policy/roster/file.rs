@@ -105,12 +105,7 @@ fn component(spanned: Spanned<RawComponent>) -> Component {
 }
 
 fn pos<T>(spanned: &Spanned<T>) -> Pos {
-    let location = spanned.referenced;
-    Pos {
-        line: u32::try_from(location.line()).unwrap_or(u32::MAX),
-        column: u32::try_from(location.column()).unwrap_or(u32::MAX),
-        width: 1,
-    }
+    crate::runbook::position(spanned)
 }
 
 /// Writes `roster` to `path` atomically: a synced temporary file renamed over the old one.
