@@ -230,7 +230,13 @@ fn pkcs11_tool(input: &Path, output: &Path) -> anyhow::Result<String> {
 fn median(times: &[Duration]) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort();
-    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => Duration::ZERO,
+        length if length % 2 == 0 => (sorted[middle - 1] + sorted[middle]) / 2,
+        _ => sorted[middle],
+    }
 }
 
 fn ms(time: Duration) -> f64 {
@@ -238,10 +244,16 @@ fn ms(time: Duration) -> f64 {
 }
 
 fn report(what: &str, times: &[Duration], ops: usize) {
+    let per_op = |time: Duration| time.as_secs_f64() * 1e6 / ops as f64;
     let total = median(times);
-    let per_op = total.as_secs_f64() * 1e6 / ops as f64;
+    let lowest = times.iter().min().copied().unwrap_or_default();
+    let highest = times.iter().max().copied().unwrap_or_default();
+
     println!(
-        "{what:<32} median {:>10.3} ms total, {per_op:>9.1} us per KCV",
-        ms(total)
+        "{what:<32} median {:>10.3} ms total, {:>9.1} us per KCV ({:.1}..{:.1})",
+        ms(total),
+        per_op(total),
+        per_op(lowest),
+        per_op(highest)
     );
 }
