@@ -175,8 +175,8 @@ bands:
   - {{ days: 90, severity: low, notify: operations, template: expiry-notice }}
   - {{ days: 60, severity: medium, notify: operations, template: expiry-notice }}
   - {{ days: 30, severity: high, notify: on-call, template: expiry-warning }}
-  - {{ days: 7, severity: critical, notify: ciso, template: expiry-final-warning }}
-expired: {{ severity: critical, notify: ciso, template: expiry-expired }}
+  - {{ days: 7, severity: critical, notify: ciso-and-on-call, template: expiry-final-warning }}
+expired: {{ severity: critical, notify: ciso-and-on-call, template: expiry-expired }}
 {rest}"
     )
 }
