@@ -268,6 +268,17 @@ pub fn at(minutes: i64) -> Timestamp {
 
 /// Opens an incident from the shipped runbook `id` with `inputs`, at `at(0)`.
 pub fn open(store: &mut Store, runbook: &str, rehearsal: bool, inputs: &Value) -> IncidentId {
+    open_at(store, runbook, rehearsal, inputs, at(0))
+}
+
+/// Opens an incident from the shipped runbook `id` with `inputs`, at `when`.
+pub fn open_at(
+    store: &mut Store,
+    runbook: &str,
+    rehearsal: bool,
+    inputs: &Value,
+    when: Timestamp,
+) -> IncidentId {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("runbooks/{runbook}.yaml"));
     let source = std::fs::read_to_string(path).unwrap();
     let loaded = custos::runbook::parse(&source, None, &Default::default()).unwrap();
@@ -288,7 +299,7 @@ pub fn open(store: &mut Store, runbook: &str, rehearsal: bool, inputs: &Value) -
         initiator: "alice".to_owned(),
         inputs,
     };
-    store.open_incident(&opening, at(0)).unwrap()
+    store.open_incident(&opening, when).unwrap()
 }
 
 /// Appends `node_entered` for `node` at `at(minutes)`.
