@@ -145,14 +145,20 @@ impl Checker<'_> {
                 return;
             }
         };
-        let Err(error) = alert::inputs(loaded, object) else {
-            return;
-        };
-
         if object.from_register() {
-            let message = format!("key `{}` of the key register: {error}", object.name);
-            self.report(rule.runbook_at, message);
-        } else {
+            // A key of the register gives no inputs, so only a runbook that needs none fits.
+            let runbook = &loaded.runbook;
+            if let Some(needed) = runbook.inputs.iter().find(|input| input.required) {
+                let message = format!(
+                    "key `{}` of the key register: runbook `{}` needs the input `{}`, which a \
+                     key of the register cannot give; name a runbook whose inputs are optional",
+                    object.name, runbook.id, needed.name
+                );
+                self.report(rule.runbook_at, message);
+            }
+            return;
+        }
+        if let Err(error) = alert::inputs(loaded, object) {
             let message = format!("`{}`: {error}", object.name);
             self.report(object.at.name, message);
         }

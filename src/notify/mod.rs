@@ -62,7 +62,8 @@ pub use crate::store::{Notification, NotificationId, NotificationState};
 use crate::runbook::{Context, Report, Runbook};
 
 /// Every problem of the notification policies in `dir`: each file on its own, the names the
-/// escalation rules use, and every template rendered against sample data. Templates sent by
+/// escalation rules use, deadline anchors that cannot happen, and every template rendered
+/// against sample data. Templates sent by
 /// runbooks are rendered with the values of the runbooks in `runbooks/` beside `dir`.
 pub fn check(dir: &Path) -> Vec<Report> {
     let runbooks = dir
@@ -82,11 +83,11 @@ pub fn check_with(dir: &Path, runbooks: &[Runbook]) -> Vec<Report> {
     let mut reports = Vec::new();
     let groups = policy.groups();
     let templates = policy.template_names();
-    reports.extend(
-        policy
-            .escalation
-            .check_names(groups.as_ref(), templates.as_ref()),
-    );
+    reports.extend(policy.escalation.check_references(
+        groups.as_ref(),
+        templates.as_ref(),
+        runbooks,
+    ));
     if let Some(templates) = &policy.templates {
         reports.extend(check_templates(&dir.join("templates"), templates, runbooks));
     }
