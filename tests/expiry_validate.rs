@@ -138,3 +138,43 @@ certificates:
         run.stderr
     );
 }
+
+#[test]
+fn the_shipped_inventory_sends_every_objects_last_warning_to_both_people_its_template_addresses() {
+    let policies = support::cli::repo().join("policies");
+    let inventory = custos::expiry::load(&policies).unwrap();
+    let policy = custos::notify::Policy::load(&policies).unwrap();
+    let groups = &policy.mail.as_ref().unwrap().groups;
+    let addresses =
+        |group: &str| -> Vec<String> { groups[group].iter().map(|r| r.address.clone()).collect() };
+
+    let template = &policy.templates.as_ref().unwrap()["expiry-final-warning"];
+    assert!(
+        template
+            .body
+            .contains("To the Chief Information Security Officer and the on-call manager,"),
+        "{}",
+        template.body
+    );
+    let both = [addresses("ciso"), addresses("on-call")].concat();
+    assert_eq!(addresses("ciso-and-on-call"), both);
+    for object in &inventory.objects {
+        let last = object.bands.last().unwrap();
+        assert_eq!(
+            (
+                last.alert.severity.as_str(),
+                last.alert.notify.as_str(),
+                last.alert.template.as_str()
+            ),
+            ("critical", "ciso-and-on-call", "expiry-final-warning"),
+            "{}",
+            object.name
+        );
+    }
+    assert!(
+        inventory
+            .objects
+            .iter()
+            .any(|object| object.from_register())
+    );
+}
