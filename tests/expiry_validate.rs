@@ -175,6 +175,6 @@ fn the_shipped_inventory_sends_every_objects_last_warning_to_both_people_its_tem
         inventory
             .objects
             .iter()
-            .any(|object| object.from_register())
+            .any(custos::expiry::Object::from_register)
     );
 }
