@@ -158,7 +158,7 @@ fn an_invalid_inventory_is_reported_with_its_position_and_exits_with_two() {
 fn a_band_naming_an_unknown_group_or_template_stops_the_check_with_exit_code_two() {
     let project = Project::new();
     let text = inventory("").replace(
-        "notify: ciso, template: expiry-final-warning",
+        "notify: ciso-and-on-call, template: expiry-final-warning",
         "notify: cso, template: final",
     );
     project.write("inventory.yaml", text);
@@ -168,12 +168,16 @@ fn a_band_naming_an_unknown_group_or_template_stops_the_check_with_exit_code_two
     assert_eq!(run.code, 2, "{run:?}");
     let path = project.policies().join("inventory.yaml");
     let path = path.display();
+    let line = "  - { days: 7, severity: critical, notify: cso, template: final }";
+    let caret = |column: usize| format!("    | {line}\n    | {}^\n", " ".repeat(column - 1));
     assert_eq!(
         run.stderr,
         format!(
-            "{path}: band 7 notifies `cso`, which is not a group of notify.yaml\n\
-             {path}: band 7 uses template `final`, which is not in templates/\n\
-             custos: the expiry inventory is invalid; nothing was checked\n"
+            "{path}:5:44: band 7 notifies `cso`, which is not a group of notify.yaml\n{}\
+             {path}:5:59: band 7 uses template `final`, which is not in templates/\n{}\
+             custos: the expiry inventory is invalid; nothing was checked\n",
+            caret(44),
+            caret(59)
         )
     );
 }

@@ -1,5 +1,6 @@
 //! A custos killed with SIGKILL after queueing, before the server took anything: the next run
-//! delivers every notification exactly once, with the Message-ID it was queued with.
+//! delivers every notification exactly once, with the Message-ID it was queued with. The
+//! incident is a drill, so that its escalations fall due on the set clock.
 
 // A failed fixture or run should stop the test at once.
 #![allow(clippy::unwrap_used)]
@@ -21,7 +22,7 @@ fn a_custos_killed_between_queueing_and_sending_delivers_exactly_once_when_run_a
     let project = project(silent_port, "");
     let store_path = project.path().join("incidents.sqlite");
     let mut store = Store::open(&store_path).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", true, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))

@@ -109,7 +109,7 @@ fn notifications_queued_while_the_server_is_down_are_delivered_exactly_once_afte
     let store_path = project.path().join("incidents.sqlite");
     let policy = Policy::load(&policies).unwrap();
     let mut store = Store::open(&store_path).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", true, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
 
     // An hour in, the executives and the on-call manager fall due; the server is down.
@@ -176,7 +176,7 @@ fn custos_escalate_exits_1_while_a_notification_is_still_failing() {
     let port = free_port();
     let project = project(port, "");
     let mut store = Store::open(&project.path().join("incidents.sqlite")).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", true, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
 
     let output = custos(&project, &["escalate", "--now", &at(61).to_string()]);
@@ -206,7 +206,7 @@ fn no_smtp_password_appears_in_any_error_output_or_record() {
     let project = project(server.port, login);
     let store_path = project.path().join("incidents.sqlite");
     let mut store = Store::open(&store_path).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", true, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
     drop(store);
 
@@ -250,7 +250,7 @@ fn a_missing_password_variable_is_named_without_any_value() {
     let login = "  username_env: TEST_SMTP_USER\n  password_env: TEST_SMTP_PASSWORD_UNSET\n";
     let project = project(server.port, login);
     let mut store = Store::open(&project.path().join("incidents.sqlite")).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", true, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
     drop(store);
 
@@ -333,7 +333,7 @@ fn two_processes_escalating_at_the_same_moment_queue_and_send_each_escalation_on
     let project = project(server.port, "");
     let store_path = project.path().join("incidents.sqlite");
     let mut store = Store::open(&store_path).unwrap();
-    let incident = open(&mut store, "zmk-compromise", false, &zmk_inputs());
+    let incident = open(&mut store, "zmk-compromise", true, &zmk_inputs());
     enter(&mut store, &incident, "intake", 0);
 
     let runs: Vec<_> = (0..2)

@@ -1,10 +1,12 @@
 //! `custos escalate`: for cron or a systemd timer. Queues the escalations that fell due, sends
-//! what is due and retries what failed; exits 1 while something is still failing.
+//! what is due and retries what failed; exits 1 while something is still failing. `--now`
+//! sets the clock of drill incidents only: real incidents are always escalated, sent and
+//! retried on the real clock.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use custos::notify;
+use custos::notify::{self, Clock};
 use custos::store::Store;
 use jiff::Timestamp;
 
@@ -12,7 +14,8 @@ use super::notify::{load_policy, print_delivery, verdict};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The time to escalate at, in RFC 3339 (a drill's set clock); now when absent.
+    /// The time drill incidents are escalated at, in RFC 3339 (a drill's set clock); real
+    /// incidents are always escalated on the real clock.
     #[arg(long)]
     now: Option<Timestamp>,
 }
@@ -22,8 +25,8 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
         return Ok(ExitCode::from(super::INVALID));
     };
     let mut store = Store::open(store)?;
-    let now = args.now.unwrap_or_else(Timestamp::now);
-    let report = notify::escalate(&mut store, &policy, now)?;
+    let clock = args.now.map_or_else(Clock::real, Clock::rehearsals);
+    let report = notify::escalate(&mut store, &policy, clock)?;
 
     for fired in &report.fired {
         println!(

@@ -1,12 +1,18 @@
 //! `custos expiry check`: the expiry table, each due alert sent once, incidents opened at
 //! their band. Exits 1 when anything is expired, in its last band or unreadable, so a
-//! monitoring system can run it; 2 when the inventory or the notification policies are invalid.
+//! monitoring system can run it; 2 when the inventory, the key register or the notification
+//! policies are invalid, or the inventory names something they do not define.
+//!
+//! `--now` replays another day. With `--drill` the drill's watches and incidents run on that
+//! day; without it the check is a preview that sends and opens nothing, since a real alert must
+//! not be sent, nor its band used up, for a day that has not come.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use custos::expiry::{self, AlertStatus, Inventory, Report, Row, Settings};
+use custos::expiry::references::{self, Names};
+use custos::expiry::{self, AlertStatus, Report, Row, Settings};
 use custos::store::Store;
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -26,11 +32,12 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Check everything in `policies/inventory.yaml`, send the alerts that are due (once each)
-    /// and open the incidents whose band was reached.
+    /// Check everything in `policies/inventory.yaml` and the key register, send the alerts
+    /// that are due (once each) and open the incidents whose band was reached.
     Check {
         /// The time to check at: a date (`2027-03-01`, midnight UTC) or an RFC 3339 time; now
-        /// when absent. Lets a drill replay a chosen day.
+        /// when absent. With `--drill` the drill replays that day; without, the check is a
+        /// preview that sends and opens nothing.
         #[arg(long, value_parser = parse_now)]
         now: Option<Timestamp>,
 
@@ -48,25 +55,20 @@ enum Action {
 pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCode> {
     let Action::Check { now, json, drill } = &args.command;
 
-    let inventory = match Inventory::load(&policies.join(expiry::INVENTORY)) {
+    let invalid = |error: &dyn std::fmt::Display| {
+        eprintln!("{error}");
+        eprintln!("custos: the expiry inventory is invalid; nothing was checked");
+        Ok(ExitCode::from(super::INVALID))
+    };
+    let inventory = match expiry::load(policies) {
         Ok(inventory) => inventory,
-        Err(error) => {
-            eprintln!("{error}");
-            eprintln!("custos: the expiry inventory is invalid; nothing was checked");
-            return Ok(ExitCode::from(super::INVALID));
-        }
+        Err(error) => return invalid(&error),
     };
     let Some(policy) = load_policy(policies) else {
         return Ok(ExitCode::from(super::INVALID));
     };
-    let unknown =
-        inventory.unknown_names(policy.groups().as_ref(), policy.template_names().as_ref());
-    if !unknown.is_empty() {
-        for problem in &unknown {
-            eprintln!("{problem}");
-        }
-        eprintln!("custos: the expiry inventory is invalid; nothing was checked");
-        return Ok(ExitCode::from(super::INVALID));
+    if let Err(error) = references::check(&inventory, policies, &Names::of(policies)) {
+        return invalid(&error);
     }
 
     let settings = Settings {
@@ -75,8 +77,14 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
         rehearsal: *drill,
         token_timeout: TOKEN_TIMEOUT,
     };
-    let mut store = Store::open(store)?;
-    let report = expiry::check(&mut store, &policy, &inventory, &settings)?;
+    let preview = now.is_some() && !*drill;
+    let report = if preview {
+        let store = store.exists().then(|| Store::open(store)).transpose()?;
+        expiry::preview(store.as_ref(), &inventory, &settings)
+    } else {
+        let mut store = Store::open(store)?;
+        expiry::check(&mut store, &policy, &inventory, &settings)?
+    };
 
     if *json {
         print_json(&report, settings.now)?;
@@ -85,6 +93,9 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
     }
     for (id, error) in &report.delivery.failed {
         eprintln!("custos: alert {id} not delivered yet, `custos escalate` retries it: {error}");
+    }
+    if preview {
+        eprintln!("custos: --now without --drill is a preview: nothing was sent or opened");
     }
 
     let failed = report.failed() || !report.delivery.all_delivered();
@@ -152,6 +163,12 @@ fn print_table(report: &Report) {
         if let (Some(incident), true) = (&row.incident, row.incident_opened_now) {
             println!("opened {incident} for `{}`", row.object);
         }
+        if let Some(runbook) = &row.incident_due {
+            println!(
+                "would open an incident from `{runbook}` for `{}`",
+                row.object
+            );
+        }
     }
 }
 
@@ -168,6 +185,7 @@ fn cells(row: &Row) -> [String; 7] {
     let dash = || String::from("-");
     let alert = match (row.alert, row.alerted_now) {
         (AlertStatus::None, _) => dash(),
+        (AlertStatus::Due, _) => String::from("due"),
         (AlertStatus::Queued, _) => String::from("queued"),
         (AlertStatus::Sent, true) => String::from("sent now"),
         (AlertStatus::Sent, false) => String::from("sent"),

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use custos::notify::{self, DeliveryReport, Notification, Policy};
+use custos::notify::{self, Clock, DeliveryReport, Notification, Policy};
 use custos::store::Store;
 use jiff::Timestamp;
 
@@ -20,7 +20,8 @@ enum Action {
     List,
     /// Send every notification not yet sent, without waiting for retry times.
     Flush {
-        /// The time to record, in RFC 3339 (a drill's clock); now when absent.
+        /// The time to record for drill notifications, in RFC 3339 (a drill's clock); real
+        /// notifications are always recorded on the real clock.
         #[arg(long)]
         now: Option<Timestamp>,
     },
@@ -34,7 +35,8 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
                 return Ok(ExitCode::from(super::INVALID));
             };
             let mut store = Store::open(store)?;
-            let report = notify::flush(&mut store, &policy, now.unwrap_or_else(Timestamp::now))?;
+            let clock = now.map_or_else(Clock::real, Clock::rehearsals);
+            let report = notify::flush(&mut store, &policy, clock)?;
             print_delivery(&report);
             Ok(verdict(report.all_delivered()))
         }

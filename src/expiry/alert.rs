@@ -98,8 +98,8 @@ pub fn find_watch(
     store.incident_titled(WATCH_ID, &watch_title(object), rehearsal)
 }
 
-/// Queues the alert of `band` (or of expiry) for `due` unless it went out before; true when
-/// it was queued now.
+/// Queues the alert of `band` (or of expiry) for `due` unless it went out before: the watch
+/// incident it is queued on, and whether it was queued now.
 pub fn raise(
     store: &mut Store,
     policy: &Policy,
@@ -107,7 +107,7 @@ pub fn raise(
     band: &super::inventory::Alert,
     rehearsal: bool,
     now: Timestamp,
-) -> Result<bool, NotifyError> {
+) -> Result<(IncidentId, bool), NotifyError> {
     let watch = open_watch(store, due, rehearsal, now)?;
 
     let queued = queue_once(
@@ -123,7 +123,7 @@ pub fn raise(
     if queued.is_some() {
         tracing::debug!(object = %due.object.name, key = %due.key(), "expiry alert queued");
     }
-    Ok(queued.is_some())
+    Ok((watch, queued.is_some()))
 }
 
 /// The object's watch incident, opened now if it has none.
@@ -174,15 +174,10 @@ pub fn open_incident(
     now: Timestamp,
 ) -> Result<(IncidentId, bool), IncidentError> {
     let runbook = &loaded.runbook;
-    let title = format!(
-        "{}: {}, ending {}",
-        runbook.title,
-        due.object.name,
-        due.end_date()
-    );
-    if let Some(found) = store.incident_titled(&runbook.id, &title, rehearsal)? {
+    if let Some(found) = find_incident(store, loaded, due, rehearsal)? {
         return Ok((found, false));
     }
+    let title = incident_title(loaded, due);
 
     let inputs = inputs(loaded, due.object)?;
     let opening = Opening {
@@ -217,8 +212,31 @@ pub fn open_incident(
     Ok((incident, true))
 }
 
+/// The incident opened from `loaded` for `due` before, if one was.
+pub fn find_incident(
+    store: &Store,
+    loaded: &Loaded,
+    due: &Due<'_>,
+    rehearsal: bool,
+) -> Result<Option<IncidentId>, StoreError> {
+    let title = incident_title(loaded, due);
+    store.incident_titled(&loaded.runbook.id, &title, rehearsal)
+}
+
+fn incident_title(loaded: &Loaded, due: &Due<'_>) -> String {
+    format!(
+        "{}: {}, ending {}",
+        loaded.runbook.title,
+        due.object.name,
+        due.end_date()
+    )
+}
+
 /// The runbook's inputs from the object's `inputs`, each checked against its type.
-fn inputs(loaded: &Loaded, object: &Object) -> Result<Map<String, Value>, IncidentError> {
+pub(crate) fn inputs(
+    loaded: &Loaded,
+    object: &Object,
+) -> Result<Map<String, Value>, IncidentError> {
     let runbook = &loaded.runbook;
     if let Some(unknown) = object
         .inputs

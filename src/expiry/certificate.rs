@@ -2,7 +2,9 @@
 //! PEM or DER buffer.
 //!
 //! A file may hold a whole chain (the signer, then its issuers): the chain stops working when
-//! its first member expires, so that is its end.
+//! its first member expires, so that is its end. A certificate on a token has its issuers
+//! elsewhere (other objects on the token, files the inventory names): [`issuers`] finds them by
+//! matching each certificate's issuer name with the others' subject names.
 // Known limit: the effective end should also weigh the `nextUpdate` of the CRL the chain
 // depends on; CRLs are not in the inventory yet (the certificate-expiry runbook covers them).
 
@@ -38,6 +40,47 @@ pub enum CertificateError {
 pub struct Member {
     pub subject: String,
     pub not_after: Timestamp,
+    /// The DER of the subject and issuer names, compared byte for byte.
+    subject_der: Vec<u8>,
+    issuer_der: Vec<u8>,
+}
+
+impl Member {
+    /// Whether the certificate names itself as its issuer (a root).
+    pub fn self_issued(&self) -> bool {
+        self.subject_der == self.issuer_der
+    }
+
+    /// Whether `other` could have issued this certificate: its subject is this one's issuer.
+    pub fn issued_by(&self, other: &Member) -> bool {
+        self.issuer_der == other.subject_der
+    }
+}
+
+/// `leaf` and its issuers found among `candidates`, leaf first: at each step the candidate whose
+/// subject is the current certificate's issuer, the one that ends last when several are (a
+/// renewed issuer certificate replaces the old one), until a self-issued certificate or one
+/// whose issuer is not among the candidates.
+pub fn issuers<'a>(leaf: &'a Member, candidates: &'a [Member]) -> Vec<&'a Member> {
+    let mut chain = vec![leaf];
+    let mut current = leaf;
+    while !current.self_issued() {
+        let next = candidates
+            .iter()
+            .filter(|candidate| current.issued_by(candidate))
+            .filter(|candidate| {
+                !chain
+                    .iter()
+                    .any(|member| member.subject_der == candidate.subject_der)
+            })
+            .max_by_key(|candidate| candidate.not_after);
+        let Some(next) = next else {
+            break;
+        };
+        chain.push(next);
+        current = next;
+    }
+    chain
 }
 
 /// The members of a chain and its effective end.
@@ -106,6 +149,8 @@ fn member(index: usize, certificate: &X509Certificate<'_>) -> Result<Member, Cer
     Ok(Member {
         subject: certificate.subject().to_string(),
         not_after,
+        subject_der: certificate.subject().as_raw().to_vec(),
+        issuer_der: certificate.issuer().as_raw().to_vec(),
     })
 }
 
@@ -158,5 +203,42 @@ mod tests {
         let text = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
 
         assert_eq!(read(text).unwrap_err(), CertificateError::Empty);
+    }
+
+    fn certificate(
+        name: &str,
+        until: (i32, u8, u8),
+        issuer: Option<&rcgen::Issuer<'_, rcgen::KeyPair>>,
+    ) -> (Member, rcgen::Issuer<'static, rcgen::KeyPair>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+        let certificate = match issuer {
+            Some(issuer) => params.signed_by(&key, issuer).unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        let member = read(certificate.der()).unwrap().members.remove(0);
+        (member, rcgen::Issuer::new(params, key))
+    }
+
+    #[test]
+    fn a_leafs_issuers_are_found_by_name_up_to_the_root_and_strangers_are_left_out() {
+        let (root, root_issuer) = certificate("Root", (2040, 1, 1), None);
+        let (old_ca, _) = certificate("Issuing CA", (2029, 1, 1), Some(&root_issuer));
+        let (ca, ca_issuer) = certificate("Issuing CA", (2031, 1, 1), Some(&root_issuer));
+        let (leaf, _) = certificate("Signer", (2035, 1, 1), Some(&ca_issuer));
+        let (stranger, _) = certificate("Other Root", (2027, 1, 1), None);
+
+        let candidates = [stranger, old_ca, root.clone(), ca.clone()];
+        let chain = issuers(&leaf, &candidates);
+
+        let subjects: Vec<&str> = chain.iter().map(|member| member.subject.as_str()).collect();
+        assert_eq!(subjects, ["CN=Signer", "CN=Issuing CA", "CN=Root"]);
+        assert_eq!(chain[1], &ca, "the renewed issuer, not the old one");
+        assert!(chain[2].self_issued());
     }
 }

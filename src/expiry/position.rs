@@ -70,12 +70,15 @@ pub fn days_left(end: Timestamp, now: Timestamp) -> i64 {
     end.duration_since(now).as_secs().div_euclid(DAY)
 }
 
-/// The end an inventory entry states itself (a key's activation plus its cryptoperiod, a
-/// device's end of support), at 00:00 UTC of its day; `None` for certificates, which must be
-/// read, and for a date custos cannot represent.
+/// The end an inventory entry or the key register states (a key's activation plus its
+/// cryptoperiod, a device's end of support), at 00:00 UTC of its day; `None` for certificates,
+/// which must be read, and for a date custos cannot represent.
 pub fn stated_end(object: &Object) -> Option<Timestamp> {
     let date = match &object.source {
-        Source::Cryptoperiod { activated, period } => activated.checked_add(*period).ok()?,
+        Source::Cryptoperiod { activated, period }
+        | Source::Register {
+            activated, period, ..
+        } => activated.checked_add(*period).ok()?,
         Source::EndOfSupport(date) => *date,
         Source::File(_) | Source::Token { .. } => return None,
     };
@@ -94,10 +97,7 @@ mod tests {
             template: String::from("expiry-notice"),
         };
         days.iter()
-            .map(|&days| Band {
-                days,
-                alert: alert.clone(),
-            })
+            .map(|&days| Band::new(days, alert.clone()))
             .collect()
     }
 

@@ -5,16 +5,24 @@
 //! transaction, so a crash in between leaves a claim whose outcome is unknown. Such a claim is
 //! taken over once it is void (its process is gone, or its lease ran out) and the message is
 //! sent again with the same Message-ID: at least once, duplicates recognisable.
+//!
+//! Each notification is claimed, stamped and rescheduled on its own incident's time
+//! ([`Clock::at`]): a drill's set clock never reaches a real incident's notification, which is
+//! always sent and retried on the real clock.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::clock::Clock;
 use super::error::NotifyError;
 use super::mail;
 use super::policy::Policy;
-use crate::store::{Attempt, Claim, Notification, NotificationId, NotificationState, Store};
+use crate::store::{
+    Attempt, Claim, IncidentId, Notification, NotificationId, NotificationState, Store, StoreError,
+};
 
 /// The wait before the first retry; it doubles with each failure.
 pub const FIRST_RETRY: SignedDuration = SignedDuration::from_mins(1);
@@ -43,35 +51,38 @@ impl DeliveryReport {
     }
 }
 
-/// Sends every notification that is due at `now`; failed ones wait for their retry time.
+/// Sends every notification that is due on `clock`; failed ones wait for their retry time. A
+/// bare time is the clock of rehearsal incidents only (see [`Clock`]).
 pub fn deliver(
     store: &mut Store,
     policy: &Policy,
-    now: Timestamp,
+    clock: impl Into<Clock>,
 ) -> Result<DeliveryReport, NotifyError> {
-    run(store, policy, now, false)
+    run(store, policy, &clock.into(), false)
 }
 
 /// Sends every notification not yet sent, without waiting for retry times.
 pub fn flush(
     store: &mut Store,
     policy: &Policy,
-    now: Timestamp,
+    clock: impl Into<Clock>,
 ) -> Result<DeliveryReport, NotifyError> {
-    run(store, policy, now, true)
+    run(store, policy, &clock.into(), true)
 }
 
 fn run(
     store: &mut Store,
     policy: &Policy,
-    now: Timestamp,
+    clock: &Clock,
     all: bool,
 ) -> Result<DeliveryReport, NotifyError> {
     let mut report = DeliveryReport::default();
     let lease = lease(policy);
+    let mut rehearsals = Rehearsals::default();
 
     for waiting in store.unsent_notifications()? {
         let id = waiting.id;
+        let now = clock.at(id.incident, rehearsals.is(store, id.incident)?);
         let live_claim = waiting.state == NotificationState::Sending
             && waiting
                 .claim
@@ -93,7 +104,9 @@ fn run(
             continue;
         };
 
-        match hand_over(policy, &claimed) {
+        let outcome = hand_over(policy, &claimed);
+        let now = clock.at(id.incident, rehearsals.is(store, id.incident)?);
+        match outcome {
             Ok(response) => {
                 tracing::debug!(%id, response, "notification sent");
                 store.finish_attempt(id, now, &Attempt::Sent { response })?;
@@ -112,6 +125,21 @@ fn run(
         }
     }
     Ok(report)
+}
+
+/// Which incidents are rehearsals, read once each.
+#[derive(Default)]
+struct Rehearsals(BTreeMap<IncidentId, bool>);
+
+impl Rehearsals {
+    fn is(&mut self, store: &Store, incident: IncidentId) -> Result<bool, StoreError> {
+        if let Some(known) = self.0.get(&incident) {
+            return Ok(*known);
+        }
+        let rehearsal = store.incident(&incident)?.rehearsal;
+        self.0.insert(incident, rehearsal);
+        Ok(rehearsal)
+    }
 }
 
 /// Sends one claimed notification through its channel.

@@ -4,9 +4,14 @@
 //! "Once" is kept by the store: the outbox holds at most one notification per incident and
 //! escalation key, and the check and the insert happen in one transaction, so two processes
 //! escalating at the same moment queue one notification between them.
+//!
+//! A set clock decides the escalations of rehearsal incidents only: a real incident is always
+//! escalated on the real clock, so a drill replayed at another date never fires, stamps or
+//! delays a real escalation.
 
 use jiff::Timestamp;
 
+use super::clock::Clock;
 use super::data::History;
 use super::deliver::{DeliveryReport, deliver};
 use super::error::NotifyError;
@@ -33,36 +38,42 @@ pub struct EscalationReport {
     pub delivery: DeliveryReport,
 }
 
-/// Queues every escalation due at `now` for every open incident, each once, then delivers
-/// everything due.
+/// Queues every escalation due on `clock` for every open incident, each once, then delivers
+/// everything due. A bare time is the clock of rehearsal incidents only (see [`Clock`]).
 pub fn escalate(
     store: &mut Store,
     policy: &Policy,
-    now: Timestamp,
+    clock: impl Into<Clock>,
 ) -> Result<EscalationReport, NotifyError> {
+    let clock = clock.into();
     let mut report = EscalationReport::default();
     for incident in store.incidents()? {
         if incident.state == IncidentState::Open {
+            let now = clock.at(incident.id, incident.rehearsal);
             queue_due(store, policy, incident.id, now, &mut report)?;
         }
     }
-    report.delivery = deliver(store, policy, now)?;
+    report.delivery = deliver(store, policy, clock)?;
     Ok(report)
 }
 
 /// [`escalate`] for one incident only: what a walk checks between moves. A drill's walk runs
-/// on its own clock, which must never decide escalations of other incidents.
+/// on its own clock, `now`, which never decides or stamps anything of another incident; a real
+/// incident is on the real clock.
 pub fn escalate_incident(
     store: &mut Store,
     policy: &Policy,
     incident: IncidentId,
     now: Timestamp,
 ) -> Result<EscalationReport, NotifyError> {
+    let clock = Clock::drill(now, [incident]);
     let mut report = EscalationReport::default();
-    if store.incident(&incident)?.state == IncidentState::Open {
+    let found = store.incident(&incident)?;
+    if found.state == IncidentState::Open {
+        let now = clock.at(incident, found.rehearsal);
         queue_due(store, policy, incident, now, &mut report)?;
     }
-    report.delivery = deliver(store, policy, now)?;
+    report.delivery = deliver(store, policy, clock)?;
     Ok(report)
 }
 

@@ -22,7 +22,10 @@
 //! Anchors are `opened`, `{entered: NODE}`, `{answered: {node: NODE, option: OPTION}}` and
 //! `{notified: TEMPLATE}` (a notification with that template was sent). Each rule fires once
 //! per incident; `node_overdue` once per node. This module decides what is due; queueing it
-//! is [`super::escalate`]'s work.
+//! is [`super::escalate`]'s work. [`Escalation::check_references`] makes sure every anchor can
+//! happen: its node or decision option is in a runbook, its template exists and a runbook's
+//! notify node or an escalation rule sends it. A deadline whose anchor cannot happen would
+//! never start, or never be met and warn on every incident.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -34,7 +37,7 @@ use serde_saphyr::Spanned;
 
 use super::data::{History, clock};
 use super::yaml::{self, pos};
-use crate::runbook::{Diagnostic, Pos, Report, parse_duration};
+use crate::runbook::{Diagnostic, EdgeLabel, NodeKind, Pos, Report, Runbook, parse_duration};
 
 /// The severities rules may be given for.
 const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
@@ -61,6 +64,8 @@ pub struct Deadline {
     /// The deadline applies only once one of these happened (such as the classification as
     /// major); empty when it always applies.
     pub only_if: Vec<Anchor>,
+    /// Every anchor with where it is written, for pointing at one that cannot happen.
+    anchors_at: Vec<(Anchor, Pos)>,
 }
 
 /// Something that happens in an incident at a known time.
@@ -144,14 +149,17 @@ impl Escalation {
         Ok(escalation)
     }
 
-    /// Rules whose group or template is not defined, when the groups and templates are known.
-    pub(crate) fn check_names(
+    /// Rules whose group or template is not defined, when the groups and templates are known,
+    /// and deadline anchors that cannot happen. Nodes, options and the templates runbooks send
+    /// are checked against `runbooks`, unless it is empty (no runbooks are known).
+    pub(crate) fn check_references(
         &self,
         groups: Option<&BTreeSet<String>>,
         templates: Option<&BTreeSet<String>>,
+        runbooks: &[Runbook],
     ) -> Option<Report> {
         let (path, source) = self.source.as_ref()?;
-        let mut problems = Vec::new();
+        let mut problems = self.anchor_problems(templates, runbooks);
         for rule in self.rules.values().flatten() {
             if groups.is_some_and(|groups| !groups.contains(&rule.group)) {
                 problems.push(Diagnostic::at(
@@ -173,6 +181,34 @@ impl Escalation {
             }
         }
         (!problems.is_empty()).then(|| Report::new(path, source.clone(), problems))
+    }
+
+    /// Every deadline anchor that cannot happen, given the templates and runbooks.
+    fn anchor_problems(
+        &self,
+        templates: Option<&BTreeSet<String>>,
+        runbooks: &[Runbook],
+    ) -> Vec<Diagnostic> {
+        let mut sent = self.templates();
+        for runbook in runbooks {
+            for node in &runbook.nodes {
+                if let NodeKind::Notify { template, .. } = &node.kind {
+                    sent.insert(&template.name);
+                }
+            }
+        }
+
+        let mut problems = Vec::new();
+        for deadline in &self.deadlines {
+            for (anchor, at) in &deadline.anchors_at {
+                let never = never_happens(anchor, templates, &sent, runbooks);
+                if let Some(reason) = never {
+                    let message = format!("deadline `{}`: {reason}", deadline.name);
+                    problems.push(Diagnostic::at(*at, message));
+                }
+            }
+        }
+        problems
     }
 
     /// The templates the rules send.
@@ -303,13 +339,13 @@ struct RawEscalation {
 #[serde(deny_unknown_fields)]
 struct RawDeadline {
     title: String,
-    from: Vec<Anchor>,
+    from: Vec<Spanned<Anchor>>,
     after: Spanned<String>,
     warn_before: Option<Spanned<String>>,
     #[serde(default)]
-    met_by: Vec<Anchor>,
+    met_by: Vec<Spanned<Anchor>>,
     #[serde(default)]
-    only_if: Vec<Anchor>,
+    only_if: Vec<Spanned<Anchor>>,
 }
 
 #[derive(Deserialize)]
@@ -391,14 +427,68 @@ fn build_deadline(name: String, raw: RawDeadline, problems: &mut Vec<Diagnostic>
             format!("deadline `{name}` has no anchor in `from`, so it would never start"),
         ));
     }
+    let anchors_at = [&raw.from, &raw.met_by, &raw.only_if]
+        .into_iter()
+        .flatten()
+        .map(|anchor| (anchor.value.clone(), pos(anchor)))
+        .collect();
+    let values = |anchors: Vec<Spanned<Anchor>>| anchors.into_iter().map(|a| a.value).collect();
     Deadline {
         name,
         title: raw.title,
-        from: raw.from,
+        from: values(raw.from),
         after,
         warn_before,
-        met_by: raw.met_by,
-        only_if: raw.only_if,
+        met_by: values(raw.met_by),
+        only_if: values(raw.only_if),
+        anchors_at,
+    }
+}
+
+/// Why `anchor` can never happen, if it cannot: `sent` holds every template a runbook's notify
+/// node or an escalation rule sends.
+fn never_happens(
+    anchor: &Anchor,
+    templates: Option<&BTreeSet<String>>,
+    sent: &BTreeSet<&str>,
+    runbooks: &[Runbook],
+) -> Option<String> {
+    let nodes = || runbooks.iter().flat_map(|runbook| &runbook.nodes);
+    match anchor {
+        Anchor::Opened => None,
+        Anchor::Notified(template) => {
+            if templates.is_some_and(|known| !known.contains(template)) {
+                return Some(format!(
+                    "`notified: {template}` never happens: `templates/` holds no template \
+                     `{template}`"
+                ));
+            }
+            (!runbooks.is_empty() && !sent.contains(template.as_str())).then(|| {
+                format!(
+                    "`notified: {template}` never happens: no runbook's notify node and no \
+                     escalation rule sends template `{template}`"
+                )
+            })
+        }
+        Anchor::Entered(node) => {
+            let found = runbooks.is_empty() || nodes().any(|n| n.id.as_str() == node);
+            (!found)
+                .then(|| format!("`entered: {node}` never happens: no runbook has a node `{node}`"))
+        }
+        Anchor::Answered { node, option } => {
+            let found = runbooks.is_empty()
+                || nodes().any(|n| {
+                    n.id.as_str() == node
+                        && matches!(&n.kind, NodeKind::Decision { options }
+                            if options.iter().any(|edge| edge.label == EdgeLabel::Option(option.clone())))
+                });
+            (!found).then(|| {
+                format!(
+                    "`answered: {{node: {node}, option: {option}}}` never happens: no runbook \
+                     has a decision `{node}` with the option `{option}`"
+                )
+            })
+        }
     }
 }
 

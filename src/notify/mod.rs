@@ -3,8 +3,9 @@
 //!
 //! The engine calls [`queue`] at a `notify` node and [`deliver`] right after; cron or a systemd
 //! timer calls [`escalate`] (through `custos escalate`), which queues the escalations that fell
-//! due and sends or retries everything waiting. Every call takes `now`, so a drill on a set
-//! clock replays the same way. The policies are read by [`Policy::load`]; [`check`] reports
+//! due and sends or retries everything waiting. Every call takes a [`Clock`], so a drill on a
+//! set clock replays the same way; a real incident is always on the real clock, whatever time
+//! the caller was given. The policies are read by [`Policy::load`]; [`check`] reports
 //! what is wrong with them for `custos validate`.
 //!
 //! Nothing is sent before it is in the store (see [`crate::store::outbox`]): a notification is
@@ -32,6 +33,7 @@
 //!
 //! Times are written `2026-12-03 19:00 UTC`; `elapsed` as `4 h 05 min`.
 
+mod clock;
 mod data;
 mod deliver;
 mod error;
@@ -45,6 +47,7 @@ mod yaml;
 
 use std::path::Path;
 
+pub use clock::Clock;
 pub use data::template_data;
 pub use deliver::{DeliveryReport, FIRST_RETRY, LONGEST_RETRY, backoff, deliver, flush};
 pub use error::{NotifyError, PolicyError};
@@ -59,7 +62,8 @@ pub use crate::store::{Notification, NotificationId, NotificationState};
 use crate::runbook::{Context, Report, Runbook};
 
 /// Every problem of the notification policies in `dir`: each file on its own, the names the
-/// escalation rules use, and every template rendered against sample data. Templates sent by
+/// escalation rules use, deadline anchors that cannot happen, and every template rendered
+/// against sample data. Templates sent by
 /// runbooks are rendered with the values of the runbooks in `runbooks/` beside `dir`.
 pub fn check(dir: &Path) -> Vec<Report> {
     let runbooks = dir
@@ -79,11 +83,11 @@ pub fn check_with(dir: &Path, runbooks: &[Runbook]) -> Vec<Report> {
     let mut reports = Vec::new();
     let groups = policy.groups();
     let templates = policy.template_names();
-    reports.extend(
-        policy
-            .escalation
-            .check_names(groups.as_ref(), templates.as_ref()),
-    );
+    reports.extend(policy.escalation.check_references(
+        groups.as_ref(),
+        templates.as_ref(),
+        runbooks,
+    ));
     if let Some(templates) = &policy.templates {
         reports.extend(check_templates(&dir.join("templates"), templates, runbooks));
     }

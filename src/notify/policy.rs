@@ -57,6 +57,9 @@ pub struct Smtp {
     pub password_env: Option<String>,
     /// How long one SMTP command may take.
     pub timeout: SignedDuration,
+    /// A PEM file of CA certificates trusted besides the public roots, for a relay whose
+    /// certificate an internal CA issued.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How the connection to the mail server is protected.
@@ -178,6 +181,7 @@ struct RawSmtp {
     username_env: Option<Spanned<String>>,
     password_env: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
+    ca_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize)]
@@ -210,7 +214,7 @@ fn load_mail(dir: &Path) -> Result<Option<Mail>, Report> {
 }
 
 fn build_mail(dir: &Path, raw: RawMail, problems: &mut Vec<Diagnostic>) -> Mail {
-    let smtp = build_smtp(raw.smtp, problems);
+    let smtp = build_smtp(dir, raw.smtp, problems);
     let sender = recipient(raw.sender, problems);
 
     let mut groups = BTreeMap::new();
@@ -256,7 +260,7 @@ fn build_mail(dir: &Path, raw: RawMail, problems: &mut Vec<Diagnostic>) -> Mail 
     }
 }
 
-fn build_smtp(raw: RawSmtp, problems: &mut Vec<Diagnostic>) -> Smtp {
+fn build_smtp(dir: &Path, raw: RawSmtp, problems: &mut Vec<Diagnostic>) -> Smtp {
     let security = match raw.security.value.as_str() {
         "starttls" => Security::Starttls,
         "tls" => Security::Tls,
@@ -303,6 +307,15 @@ fn build_smtp(raw: RawSmtp, problems: &mut Vec<Diagnostic>) -> Smtp {
         None => DEFAULT_TIMEOUT,
     };
 
+    let ca_file = raw.ca_file.and_then(|file| {
+        let problem = ca_problem(dir, &file.value, security);
+        if let Some(message) = problem {
+            problems.push(Diagnostic::at(pos(&file), message));
+            return None;
+        }
+        Some(dir.join(file.value))
+    });
+
     Smtp {
         host: raw.host.value,
         port: raw.port,
@@ -310,7 +323,55 @@ fn build_smtp(raw: RawSmtp, problems: &mut Vec<Diagnostic>) -> Smtp {
         username_env,
         password_env,
         timeout,
+        ca_file,
     }
+}
+
+/// What is wrong with `ca_file`, if anything: it must be readable PEM holding at least one
+/// certificate, and only a TLS connection uses it.
+fn ca_problem(dir: &Path, file: &Path, security: Security) -> Option<String> {
+    if security == Security::None {
+        return Some(String::from(
+            "`ca_file` names a CA for TLS, but `security: none` uses no TLS",
+        ));
+    }
+    let path = dir.join(file);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            return Some(format!(
+                "cannot read `ca_file` `{}`: {error}",
+                path.display()
+            ));
+        }
+    };
+
+    let mut certificates = 0;
+    for block in x509_parser::pem::Pem::iter_from_buffer(&bytes) {
+        let parsed = block.map_err(|e| e.to_string()).and_then(|block| {
+            let certificate = block.label == "CERTIFICATE";
+            if certificate {
+                block.parse_x509().map_err(|e| e.to_string())?;
+            }
+            Ok(certificate)
+        });
+        match parsed {
+            Ok(true) => certificates += 1,
+            Ok(false) => {}
+            Err(reason) => {
+                return Some(format!(
+                    "`ca_file` `{}` is not valid PEM: {reason}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    (certificates == 0).then(|| {
+        format!(
+            "`ca_file` `{}` holds no PEM `CERTIFICATE` block",
+            path.display()
+        )
+    })
 }
 
 fn recipient(raw: RawRecipient, problems: &mut Vec<Diagnostic>) -> Recipient {

@@ -3,10 +3,13 @@
 //! What is said and to whom is decided here, once: the rendered subject and body and the
 //! recipients are stored with the notification and never re-rendered. A drill's mail goes to
 //! the drill recipients or mailbox with `[DRILL]` before its subject, never to a real group.
+//! A real incident's notification is stamped with the real time whatever `now` the caller
+//! gives; only a drill runs on a set clock.
 
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::clock::Clock;
 use super::data::{History, data};
 use super::error::NotifyError;
 use super::policy::{Mail, Policy, Recipient};
@@ -87,6 +90,7 @@ pub(crate) fn queue_for(
     now: Timestamp,
 ) -> Result<Option<NotificationId>, NotifyError> {
     let incident = &history.incident;
+    let now = Clock::rehearsals(now).at(incident.id, incident.rehearsal);
     let Some(mail) = &policy.mail else {
         return Err(NotifyError::NotConfigured {
             path: policy.notify_path(),

@@ -56,12 +56,29 @@ pub fn check(dir: &Path) -> Vec<String> {
     for report in crate::notify::check(dir) {
         problems.push(report.to_string());
     }
-    let inventory = dir.join("inventory.yaml");
-    if let Some(Err(error)) = inventory
-        .exists()
-        .then(|| crate::expiry::Inventory::load(&inventory))
-    {
-        problems.push(error.to_string());
+    if dir.join(crate::expiry::INVENTORY).exists() {
+        problems.extend(check_inventory(dir));
     }
     problems
+}
+
+/// The expiry inventory with the keys of the register, then every name it refers to in the
+/// other policies and the runbooks beside them. A register that does not load is reported
+/// above, so the inventory is then checked without its keys.
+fn check_inventory(dir: &Path) -> Option<String> {
+    let mut inventory = match crate::expiry::Inventory::load(&dir.join(crate::expiry::INVENTORY)) {
+        Ok(inventory) => inventory,
+        Err(error) => return Some(error.to_string()),
+    };
+    let register = keys::Register::load(dir.join(keys::KEYS), &keys::Known::default());
+    if let Ok(register) = register
+        && let Err(error) = inventory.add_register(&register)
+    {
+        return Some(error.to_string());
+    }
+
+    let names = crate::expiry::references::Names::of(dir);
+    crate::expiry::references::check(&inventory, dir, &names)
+        .err()
+        .map(|error| error.to_string())
 }

@@ -64,12 +64,19 @@ impl Project {
 
     /// Runs `custos expiry check --drill --now NOW` and any further arguments.
     pub fn check(&self, now: &str, more: &[&str]) -> Run {
+        let mut args = vec!["--drill"];
+        args.extend_from_slice(more);
+        self.preview(now, &args)
+    }
+
+    /// Runs `custos expiry check --now NOW` and any further arguments, without `--drill`.
+    pub fn preview(&self, now: &str, more: &[&str]) -> Run {
         let mut run = custos()
             .arg("--policies")
             .arg(self.policies())
             .arg("--store")
             .arg(self.dir.path().join("incidents.sqlite"))
-            .args(["expiry", "check", "--drill", "--now", now])
+            .args(["expiry", "check", "--now", now])
             .args(more)
             .env("CUSTOS_DRILL_PIN", "123456");
         if let Some(config) = &self.softhsm {
@@ -92,19 +99,12 @@ impl Project {
         subjects
     }
 
-    /// Makes the drill tokens and puts `der` on `custos-drill-primary` labelled `label`.
+    /// Makes the drill tokens, once, and puts `der` on `custos-drill-primary` labelled `label`.
     pub fn token_certificate(&mut self, label: &str, der: &[u8]) {
-        let home = self.dir.path().join("home");
-        let output = Command::new(Path::new(ROOT).join("scripts/rehearsal-tokens"))
-            .env("CUSTOS_HOME", &home)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let config = home.join("softhsm/softhsm2.conf");
+        let config = match &self.softhsm {
+            Some(config) => config.clone(),
+            None => self.tokens(),
+        };
 
         let file = self.dir.path().join(format!("{label}.der"));
         std::fs::write(&file, der).unwrap();
@@ -122,6 +122,21 @@ impl Project {
             String::from_utf8_lossy(&output.stderr)
         );
         self.softhsm = Some(config);
+    }
+
+    /// Makes the drill tokens of `scripts/rehearsal-tokens`; returns their `SOFTHSM2_CONF`.
+    fn tokens(&self) -> PathBuf {
+        let home = self.dir.path().join("home");
+        let output = Command::new(Path::new(ROOT).join("scripts/rehearsal-tokens"))
+            .env("CUSTOS_HOME", &home)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        home.join("softhsm/softhsm2.conf")
     }
 }
 
@@ -159,6 +174,19 @@ pub fn leaf(name: &str, until: Ymd, issuer: &Issuer<'_, KeyPair>) -> Certificate
     params(name, until).signed_by(&key, issuer).unwrap()
 }
 
+/// A CA certificate signed by `issuer`, valid until `until`, and its own issuer.
+pub fn intermediate(
+    name: &str,
+    until: Ymd,
+    issuer: &Issuer<'_, KeyPair>,
+) -> (Certificate, Issuer<'static, KeyPair>) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = params(name, until);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let certificate = params.signed_by(&key, issuer).unwrap();
+    (certificate, Issuer::new(params, key))
+}
+
 fn params(name: &str, (year, month, day): Ymd) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, name);
@@ -175,8 +203,8 @@ bands:
   - {{ days: 90, severity: low, notify: operations, template: expiry-notice }}
   - {{ days: 60, severity: medium, notify: operations, template: expiry-notice }}
   - {{ days: 30, severity: high, notify: on-call, template: expiry-warning }}
-  - {{ days: 7, severity: critical, notify: ciso, template: expiry-final-warning }}
-expired: {{ severity: critical, notify: ciso, template: expiry-expired }}
+  - {{ days: 7, severity: critical, notify: ciso-and-on-call, template: expiry-final-warning }}
+expired: {{ severity: critical, notify: ciso-and-on-call, template: expiry-expired }}
 {rest}"
     )
 }

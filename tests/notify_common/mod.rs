@@ -74,6 +74,83 @@ impl Drop for SmtpServer {
     }
 }
 
+/// A running aiosmtpd with TLS and SMTP AUTH (`smtp_auth.py` beside this file), with a
+/// certificate for 127.0.0.1 issued by a private CA made with rcgen.
+pub struct AuthServer {
+    child: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+    /// One line per login attempt: mechanism, user, `accepted` or `refused`.
+    pub record: PathBuf,
+    /// The private CA's certificate, PEM.
+    pub ca_pem: String,
+}
+
+impl AuthServer {
+    /// Starts a server in `dir` with `mode` `starttls` or `tls`, taking one login.
+    pub fn start(dir: &Path, mode: &str, user: &str, password: &str) -> AuthServer {
+        require_aiosmtpd();
+        let maildir = dir.join("maildir");
+        for folder in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(maildir.join(folder)).unwrap();
+        }
+
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "Bank Internal CA");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        let chain = server.signed_by(&key, &issuer).unwrap().pem() + &ca_pem;
+        std::fs::write(dir.join("server.pem"), chain).unwrap();
+        std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+
+        let port = free_port();
+        let record = dir.join("logins.txt");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notify_common/smtp_auth.py");
+        let mut child = Command::new(PYTHON)
+            .arg(script)
+            .arg(port.to_string())
+            .arg(mode)
+            .arg(dir.join("server.pem"))
+            .arg(dir.join("server.key"))
+            .arg(&maildir)
+            .arg(user)
+            .arg(&record)
+            .env("SMTP_TEST_PASSWORD", password)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready).unwrap();
+        assert_eq!(ready, "ready\n", "smtp_auth.py did not start");
+        AuthServer {
+            child,
+            port,
+            maildir,
+            record,
+            ca_pem,
+        }
+    }
+
+    /// The login attempts the server saw.
+    pub fn logins(&self) -> String {
+        std::fs::read_to_string(&self.record).unwrap_or_default()
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Fails the test, with the remedy, when Debian's aiosmtpd cannot be run.
 fn require_aiosmtpd() {
     let ok = Command::new(PYTHON)
@@ -268,6 +345,17 @@ pub fn at(minutes: i64) -> Timestamp {
 
 /// Opens an incident from the shipped runbook `id` with `inputs`, at `at(0)`.
 pub fn open(store: &mut Store, runbook: &str, rehearsal: bool, inputs: &Value) -> IncidentId {
+    open_at(store, runbook, rehearsal, inputs, at(0))
+}
+
+/// Opens an incident from the shipped runbook `id` with `inputs`, at `when`.
+pub fn open_at(
+    store: &mut Store,
+    runbook: &str,
+    rehearsal: bool,
+    inputs: &Value,
+    when: Timestamp,
+) -> IncidentId {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("runbooks/{runbook}.yaml"));
     let source = std::fs::read_to_string(path).unwrap();
     let loaded = custos::runbook::parse(&source, None, &Default::default()).unwrap();
@@ -288,7 +376,7 @@ pub fn open(store: &mut Store, runbook: &str, rehearsal: bool, inputs: &Value) -
         initiator: "alice".to_owned(),
         inputs,
     };
-    store.open_incident(&opening, at(0)).unwrap()
+    store.open_incident(&opening, when).unwrap()
 }
 
 /// Appends `node_entered` for `node` at `at(minutes)`.
