@@ -65,7 +65,8 @@ pub enum HsmError {
         count: usize,
         algorithm: &'static str,
         found: usize,
-        needed: usize,
+        /// The lengths allowed, in words: `16`, `16 or 24`, `24 (the length of component 1)`.
+        needed: String,
     },
 
     /// The module library is absent or cannot be loaded.
