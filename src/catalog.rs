@@ -126,7 +126,8 @@ pub const ACTIONS: &[ActionSpec] = &[
             output("count", "how many objects matched"),
             output(
                 "objects",
-                "each object: label, id, class, key type, size, attributes, KCV",
+                "each object: label, id, class; a secret key also its type, size, attributes, \
+                 ECB KCV, or `kcv_unavailable` with the reason it has none",
             ),
             output("labels", "the labels of the objects, comma-separated"),
         ],
@@ -325,11 +326,15 @@ pub const ACTIONS: &[ActionSpec] = &[
         outputs: &[
             output(
                 "in_sync",
-                "`true` when nothing is missing, extra or different",
+                "`true` when nothing is missing, extra, different or unverified",
             ),
             output("missing", "labels in left but not in right"),
             output("extra", "labels in right but not in left"),
             output("different", "labels whose KCVs differ"),
+            output(
+                "unverified",
+                "labels on both sides that cannot be compared: a key without a KCV",
+            ),
             output("summary", "the comparison in words"),
         ],
         destructive: false,

@@ -362,7 +362,13 @@ mod tests {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
-        let built = build("hsm.load_components", &params, &environments, &mut secrets, true);
+        let built = build(
+            "hsm.load_components",
+            &params,
+            &environments,
+            &mut secrets,
+            true,
+        );
         built.err().unwrap()
     }
 
