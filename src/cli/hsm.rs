@@ -62,11 +62,18 @@ impl Secrets for TerminalSecrets {
         if !self.prompted.iter().any(|name| name == environment) {
             return self.from_env.pin(environment);
         }
-        hidden(&format!("user PIN for `{environment}`:")).map_err(|reason| {
-            HsmError::PinUnavailable {
-                environment: environment.to_owned(),
-                reason,
-            }
+        // The token layer never offers a rejected PIN again: only a different one is tried.
+        let question = if custos::hsm::token::rejected_earlier(environment) {
+            format!(
+                "user PIN for `{environment}` (the last one was rejected and is not tried again; \
+                 the token counts tries):"
+            )
+        } else {
+            format!("user PIN for `{environment}`:")
+        };
+        hidden(&question).map_err(|reason| HsmError::PinUnavailable {
+            environment: environment.to_owned(),
+            reason,
         })
     }
 

@@ -100,6 +100,21 @@ pub enum HsmError {
     )]
     PinRejected { environment: String },
 
+    /// The token rejected this same PIN earlier in this process; it is not offered again.
+    #[error(
+        "the PIN for `{environment}` was rejected earlier in this run; custos does not try it \
+         again because the token counts tries"
+    )]
+    PinRejectedEarlier { environment: String },
+
+    /// The token flags `CKF_USER_PIN_FINAL_TRY`: one more wrong PIN locks it.
+    #[error(
+        "environment `{environment}`: the token says one more wrong PIN locks it, so custos \
+         does not log in on its own; a person logs in once with the vendor's tool (a good PIN \
+         clears the warning), or a security officer resets the PIN"
+    )]
+    PinFinalTry { environment: String },
+
     /// `CKR_PIN_LOCKED`, or the token flags the PIN as locked.
     #[error(
         "environment `{environment}`: the user PIN is locked; a security officer must unlock \
@@ -240,6 +255,22 @@ impl HsmError {
                 operation,
                 detail: other.to_string(),
             },
+        }
+    }
+
+    /// Whether the token refused the PIN itself (wrong, locked, expired or malformed): the same
+    /// PIN must not be offered to it again.
+    pub(crate) fn rejects_pin(&self) -> bool {
+        match self {
+            Self::PinRejected { .. } | Self::PinLocked { .. } => true,
+            Self::Pkcs11 { rv, .. } => matches!(
+                rv,
+                RvError::PinInvalid
+                    | RvError::PinLenRange
+                    | RvError::PinExpired
+                    | RvError::PinTooWeak
+            ),
+            _ => false,
         }
     }
 
