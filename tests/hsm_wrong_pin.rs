@@ -6,6 +6,7 @@
 // Helpers outside `#[test]` functions panic on failure too: that is how a test fails.
 #![allow(clippy::unwrap_used)]
 
+mod hsm_spy;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -14,51 +15,14 @@ use std::time::Duration;
 
 use custos::hsm::{Hsm, HsmError, Secrets};
 use custos::policy::environment::Environments;
+use hsm_spy::{calls, drill_environments};
 use serde_json::{Map, Value, json};
 use support::cli::{custos, rehearsal_tokens, repo};
 use zeroize::Zeroizing;
 
-/// Where Debian's `opensc` package installs the spy, in the order tried.
-const SPIES: [&str; 2] = [
-    "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so",
-    "/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so",
-];
 const SO_PIN: &str = "12345678";
 const CHILD: &str = "CUSTOS_TEST_CHILD";
 const DIR: &str = "CUSTOS_TEST_DIR";
-
-/// The spy module, which logs every PKCS#11 call and passes it on to `PKCS11SPY`.
-fn spy() -> &'static str {
-    SPIES
-        .into_iter()
-        .find(|path| Path::new(path).exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "pkcs11-spy is needed for this test; install it with `apt-get install -y opensc`"
-            )
-        })
-}
-
-/// How many times the spy's log shows the PKCS#11 function `name` being called.
-fn calls(log: &Path, name: &str) -> usize {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines()
-        .filter(|line| line.split_once(": ").is_some_and(|(_, f)| f.trim() == name))
-        .count()
-}
-
-/// Environments whose drill tokens are reached through the spy.
-fn environments_yaml() -> String {
-    let mut yaml = String::from("environments:\n");
-    for name in ["primary", "secondary"] {
-        yaml.push_str(&format!(
-            "  drill-{name}:\n    module: {}\n    token: {{ label: custos-drill-{name} }}\n    \
-             pin: {{ env: CUSTOS_DRILL_PIN }}\n    production: false\n",
-            spy()
-        ));
-    }
-    yaml
-}
 
 // A walk through the real binary.
 
@@ -69,7 +33,7 @@ fn a_walk_with_a_wrong_pin_offers_it_to_the_token_once_and_later_actions_refuse_
     std::fs::create_dir_all(home.path().join("policies")).unwrap();
     std::fs::write(
         home.path().join("policies/environments.yaml"),
-        environments_yaml(),
+        drill_environments(),
     )
     .unwrap();
     let answers = home.path().join("answers.yaml");
@@ -176,7 +140,7 @@ fn in_spied_child(name: &str, flags: &[(&str, u64)], body: impl FnOnce(&Environm
         ),
     )
     .unwrap();
-    std::fs::write(dir.path().join("environments.yaml"), environments_yaml()).unwrap();
+    std::fs::write(dir.path().join("environments.yaml"), drill_environments()).unwrap();
     for label in ["custos-drill-primary", "custos-drill-secondary"] {
         let output = Command::new("softhsm2-util")
             .args(["--init-token", "--free", "--label", label])

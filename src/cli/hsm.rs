@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use custos::hsm::health::{HealthReport, Step, TokenState};
-use custos::hsm::{EnvSecrets, Hsm, HsmError, Secrets, Verdict};
+use custos::hsm::{EnvSecrets, HsmError, HsmGuard, Secrets, Verdict};
 use custos::policy::environment::{Environments, PinSource};
 use inquire::{Password, PasswordDisplayMode};
 use zeroize::Zeroizing;
@@ -108,8 +108,10 @@ pub fn check(
     secrets: &mut dyn Secrets,
 ) -> anyhow::Result<bool> {
     let environment = environments.require(name)?;
-    let mut hsm = Hsm::new();
+    // The guard finalises the module however this function returns.
+    let mut hsm = HsmGuard::new();
     let report = hsm.check(environment, secrets, TIMEOUT)?;
+    hsm.close()?;
 
     let mut text = render(&report);
     if environment.production {

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use custos::hsm::Hsm;
+use custos::hsm::HsmGuard;
 use custos::policy::environment::{Environment, Environments};
 use custos::policy::keys::drift::{self, Finding, Object};
 use custos::policy::keys::{KEYS, Known, Register, picture};
@@ -176,7 +176,8 @@ fn read_token(
     environments: &Environments,
 ) -> anyhow::Result<TokenView> {
     let mut secrets = super::hsm::TerminalSecrets::new(environments);
-    let mut hsm = Hsm::new();
+    // The guard finalises the module however this function returns, `?` included.
+    let mut hsm = HsmGuard::new();
     let mut params = Map::new();
     params.insert("environment".into(), json!(live.name));
     let found = hsm.run(
@@ -224,7 +225,7 @@ fn read_token(
             Err(error) => tracing::debug!(label = key.label, "no CMAC KCV: {error}"),
         }
     }
-    hsm.close(Duration::from_secs(5))?;
+    hsm.close()?;
     Ok((objects, cmac))
 }
 

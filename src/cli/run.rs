@@ -236,8 +236,10 @@ fn continue_walk(
         poll: Duration::from_millis(250),
         patience: Duration::from_secs(walk.wait),
     };
-    let ending = walker.walk()?;
+    let ending = walker.walk();
+    // Dropping `actions` finalises the modules too; closing here logs what could not be closed.
     actions.close();
+    let ending = ending?;
 
     match ending {
         Ending::Closed { node, outcome } => {

@@ -2,15 +2,18 @@
 //! the key register through [`crate::policy::keys::actions`].
 
 use super::walk::{ActionFailure, Actions};
-use crate::hsm::{Hsm, Secrets};
+use crate::hsm::{HsmGuard, Secrets};
 use crate::policy::environment::Environments;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Runs actions against the HSMs of the environments policy, asking secrets as needed.
+///
+/// It holds the walk's [`HsmGuard`]: dropping it, on whatever path the walk ends, closes the
+/// sessions and finalises the modules.
 pub struct HsmActions {
-    hsm: Hsm,
+    hsm: HsmGuard,
     environments: Option<Environments>,
     secrets: Box<dyn Secrets>,
     /// The policies directory, where `keys.*` actions find the key register.
@@ -26,16 +29,16 @@ impl HsmActions {
         policies: PathBuf,
     ) -> Self {
         Self {
-            hsm: Hsm::new(),
+            hsm: HsmGuard::new(),
             environments,
             secrets,
             policies,
         }
     }
 
-    /// Closes sessions and finalises the PKCS#11 modules this walk loaded.
+    /// Closes sessions and finalises the PKCS#11 modules this walk loaded (as dropping does).
     pub fn close(self) {
-        if let Err(error) = self.hsm.close(Duration::from_secs(5)) {
+        if let Err(error) = self.hsm.close() {
             tracing::warn!("closing the HSM sessions: {error}");
         }
     }

@@ -621,9 +621,10 @@ pub fn compare(left_name: &str, left: &Inventory, right_name: &str, right: &Inve
         .filter(|label| !left.contains_key(*label))
         .map(String::as_str)
         .collect();
-    let both: Vec<(&str, &Vec<Option<String>>, &Vec<Option<String>>)> = left
+    type Kcvs = [Option<String>];
+    let both: Vec<(&str, &Kcvs, &Kcvs)> = left
         .iter()
-        .filter_map(|(label, kcvs)| Some((label.as_str(), kcvs, right.get(label)?)))
+        .filter_map(|(label, kcvs)| Some((label.as_str(), &kcvs[..], &right.get(label)?[..])))
         .collect();
     let unverified: Vec<&str> = both
         .iter()
