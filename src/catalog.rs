@@ -410,7 +410,8 @@ pub const ACTIONS: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "keys.transition",
-        summary: "moves a key of the register to another NIST SP 800-57 lifecycle state",
+        summary: "moves a key of the register (and, if asked, every key under it) to another \
+                  NIST SP 800-57 lifecycle state",
         params: &[
             param("name", ParamKind::Text, true, "the key in the register"),
             param(
@@ -419,11 +420,19 @@ pub const ACTIONS: &[ActionSpec] = &[
                 true,
                 "the state it moves to",
             ),
+            param(
+                "descendants",
+                ParamKind::Boolean,
+                false,
+                "also every key under it (default false); those already there or destroyed stay",
+            ),
         ],
         outputs: &[
             output("name", "the key"),
             output("from", "the state it was in"),
             output("to", "the state it is in now"),
+            output("moved", "every key moved, the named one first"),
+            output("count", "how many keys moved"),
             output(
                 "persisted",
                 "`true` when the register was rewritten (never in a drill)",

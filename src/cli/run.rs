@@ -220,6 +220,9 @@ fn continue_walk(
     let mut gates = custos::engine::gates::PolicyGates::load(&globals.policies)?;
 
     let rehearsal = store.incident(&incident)?.rehearsal;
+    if rehearsal {
+        actions.recall_drill_moves(&store.events(&incident)?);
+    }
     let mut walker = Walker {
         context: WalkContext {
             store,

@@ -4,6 +4,8 @@
 use super::walk::{ActionFailure, Actions};
 use crate::hsm::{HsmGuard, Secrets};
 use crate::policy::environment::Environments;
+use crate::policy::keys::{self, State, actions::DrillStates};
+use crate::store::{Event, EventRecord};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +20,8 @@ pub struct HsmActions {
     secrets: Box<dyn Secrets>,
     /// The policies directory, where `keys.*` actions find the key register.
     policies: PathBuf,
+    /// The states a drill moved keys to, which it never writes to the register.
+    drill_states: DrillStates,
 }
 
 impl HsmActions {
@@ -33,6 +37,34 @@ impl HsmActions {
             environments,
             secrets,
             policies,
+            drill_states: DrillStates::new(),
+        }
+    }
+
+    /// Learns the key moves an earlier part of this drill made, from its log, so that a resumed
+    /// drill checks its next moves against them as the first process did.
+    pub fn recall_drill_moves(&mut self, records: &[EventRecord]) {
+        for record in records {
+            let Event::ActionFinished {
+                action,
+                ok: true,
+                outputs,
+                ..
+            } = &record.event
+            else {
+                continue;
+            };
+            let to = outputs
+                .get("to")
+                .and_then(Value::as_str)
+                .and_then(State::parse);
+            let (true, Some(to)) = (action == "keys.transition", to) else {
+                continue;
+            };
+            let moved = outputs.get("moved").and_then(Value::as_array);
+            for name in moved.into_iter().flatten().filter_map(Value::as_str) {
+                self.drill_states.insert(name.to_owned(), to);
+            }
         }
     }
 
@@ -53,11 +85,13 @@ impl Actions for HsmActions {
         timeout: Duration,
     ) -> Result<Map<String, Value>, ActionFailure> {
         if action.starts_with("keys.") {
-            return crate::policy::keys::actions::run(action, params, &self.policies, rehearsal)
-                .map_err(|error| ActionFailure {
+            let drill = &mut self.drill_states;
+            return keys::actions::run(action, params, &self.policies, rehearsal, drill).map_err(
+                |error| ActionFailure {
                     message: error.to_string(),
                     retryable: false,
-                });
+                },
+            );
         }
 
         let Some(environments) = &self.environments else {
