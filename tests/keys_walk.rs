@@ -209,7 +209,7 @@ fn a_walk_without_a_register_takes_the_failure_branch_with_the_reason() {
 }
 
 #[test]
-fn the_zmk_runbook_in_a_drill_lists_the_zpks_under_the_zmk_from_the_register() {
+fn the_zmk_runbook_in_a_drill_moves_the_zpks_with_the_zmk_and_lists_them_from_the_register() {
     let project = Project::with_tokens().with_all_policies();
     let answers = project.path().join("answers.yaml");
     std::fs::write(
@@ -238,9 +238,11 @@ nodes:
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stdout.contains(
-            "[7] Set the ZMK to compromised in the key register (compromise_in_register)\n    \
+            "[7] Set the ZMK and the keys under it to compromised in the key register \
+             (compromise_in_register)\n    \
              keys.transition: name=ZMK-ACME-2026, from=active, to=compromised, \
-             moved=[\"ZMK-ACME-2026\"], count=1, persisted=false\n\
+             moved=[\"ZMK-ACME-2026\",\"ZPK-ACME-01\",\"ZPK-ACME-02\"], count=3, \
+             persisted=false\n\
              [8] List the keys under the ZMK from the key register (register_zpks)\n    \
              keys.lookup: names=ZPK-ACME-01, ZPK-ACME-02, labels=ZPK-ACME-01, ZPK-ACME-02, \
              kcvs=32301E ecb, B5AB65 ecb, count=2\n"
