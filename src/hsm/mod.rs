@@ -307,6 +307,8 @@ const GUARD_TIMEOUT: Duration = Duration::from_secs(5);
 /// went wrong; after it, the drop has nothing left to do.
 pub struct HsmGuard {
     hsm: Hsm,
+    /// Set by [`HsmGuard::close`], so the drop neither waits nor warns a second time.
+    closed: bool,
 }
 
 impl Default for HsmGuard {
@@ -318,11 +320,15 @@ impl Default for HsmGuard {
 impl HsmGuard {
     /// A fresh [`Hsm`] under the guard.
     pub fn new() -> Self {
-        Self { hsm: Hsm::new() }
+        Self {
+            hsm: Hsm::new(),
+            closed: false,
+        }
     }
 
     /// Closes the sessions and finalises the modules now, saying what could not be done.
     pub fn close(mut self) -> Result<(), HsmError> {
+        self.closed = true;
         self.hsm.finish(GUARD_TIMEOUT)
     }
 }
@@ -343,6 +349,9 @@ impl DerefMut for HsmGuard {
 
 impl Drop for HsmGuard {
     fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
         if let Err(error) = self.hsm.finish(GUARD_TIMEOUT) {
             tracing::warn!("closing the HSM sessions: {error}");
         }
