@@ -126,7 +126,8 @@ pub const ACTIONS: &[ActionSpec] = &[
             output("count", "how many objects matched"),
             output(
                 "objects",
-                "each object: label, id, class, key type, size, attributes, KCV",
+                "each object: label, id, class; a secret key also its type, size, attributes, \
+                 ECB KCV, or `kcv_unavailable` with the reason it has none",
             ),
             output("labels", "the labels of the objects, comma-separated"),
         ],
@@ -325,11 +326,15 @@ pub const ACTIONS: &[ActionSpec] = &[
         outputs: &[
             output(
                 "in_sync",
-                "`true` when nothing is missing, extra or different",
+                "`true` when nothing is missing, extra, different or unverified",
             ),
             output("missing", "labels in left but not in right"),
             output("extra", "labels in right but not in left"),
             output("different", "labels whose KCVs differ"),
+            output(
+                "unverified",
+                "labels on both sides that cannot be compared: a key without a KCV",
+            ),
             output("summary", "the comparison in words"),
         ],
         destructive: false,
@@ -405,7 +410,8 @@ pub const ACTIONS: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "keys.transition",
-        summary: "moves a key of the register to another NIST SP 800-57 lifecycle state",
+        summary: "moves a key of the register (and, if asked, every key under it) to another \
+                  NIST SP 800-57 lifecycle state",
         params: &[
             param("name", ParamKind::Text, true, "the key in the register"),
             param(
@@ -414,11 +420,19 @@ pub const ACTIONS: &[ActionSpec] = &[
                 true,
                 "the state it moves to",
             ),
+            param(
+                "descendants",
+                ParamKind::Boolean,
+                false,
+                "also every key under it (default false); those already there or destroyed stay",
+            ),
         ],
         outputs: &[
             output("name", "the key"),
             output("from", "the state it was in"),
             output("to", "the state it is in now"),
+            output("moved", "every key moved, the named one first"),
+            output("count", "how many keys moved"),
             output(
                 "persisted",
                 "`true` when the register was rewritten (never in a drill)",

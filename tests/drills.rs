@@ -791,6 +791,41 @@ fn a_compromise_ruled_out_at_once_closes_as_a_false_alarm() {
 }
 
 #[test]
+fn a_suspicion_ruled_out_after_analysis_sets_the_suspended_zmk_back_to_active() {
+    let drill = Drill::new();
+    let log = drill.walk("zmk-compromise", "suspected-ruled-out", "dave");
+
+    assert_eq!(
+        log.path(),
+        strings(&[
+            "intake",
+            "locate_zmk",
+            "assess",
+            "suspend",
+            "suspend_in_register",
+            "notify_ciso_suspected",
+            "investigate",
+            "reassess",
+            "reactivate_in_register",
+            "document_ruled_out",
+            "end_ruled_out",
+        ])
+    );
+    assert_eq!(log.closed(), ended("end_ruled_out", "false-alarm"));
+    assert_eq!(log.all_actions_succeeded(), 3);
+    let suspended = log.outputs("suspend_in_register");
+    assert_eq!(
+        (&suspended["from"], &suspended["to"]),
+        (&"active".into(), &"suspended".into())
+    );
+    let active = log.outputs("reactivate_in_register");
+    assert_eq!(
+        (&active["from"], &active["to"]),
+        (&"suspended".into(), &"active".into())
+    );
+}
+
+#[test]
 fn a_confirmed_compromise_replaces_the_zpks_under_the_new_zmk_and_destroys_the_old_one() {
     let drill = Drill::new();
     // The custodians load the new ZMK from components at the console; the runbook only checks it.
@@ -829,6 +864,7 @@ fn a_confirmed_compromise_replaces_the_zpks_under_the_new_zmk_and_destroys_the_o
             "approve_destroy",
             "destroy_zmk_primary",
             "destroy_zmk_secondary",
+            "destroyed_in_register",
             "prove_destroyed",
             "notify_board",
             "lessons",
@@ -844,7 +880,19 @@ fn a_confirmed_compromise_replaces_the_zpks_under_the_new_zmk_and_destroys_the_o
         log.approvals("approve_destroy"),
         [pair("alice", "custodian"), pair("erin", "custodian")]
     );
-    assert_eq!(log.all_actions_succeeded(), 11);
+    assert_eq!(log.all_actions_succeeded(), 12);
+    // The register moves are checked against each other, though a drill writes none of them.
+    let compromised = log.outputs("compromise_in_register");
+    assert_eq!(
+        compromised["moved"],
+        serde_json::json!(["ZMK-ACME-2026", "ZPK-ACME-01", "ZPK-ACME-02"])
+    );
+    assert_eq!(compromised["persisted"], false);
+    let destroyed = log.outputs("destroyed_in_register");
+    assert_eq!(
+        (&destroyed["from"], &destroyed["to"]),
+        (&"compromised".into(), &"destroyed".into())
+    );
 
     let combined = log.outputs("combined_kcv");
     assert_eq!(combined["method"], "cmac");
@@ -906,6 +954,13 @@ fn a_suspicion_never_ruled_out_becomes_a_rotation_that_stops_after_three_bad_loa
     assert_eq!(log.closed(), ended("end_blocked", "handed-over"));
     log.assert_exhausted("investigate", 2, "notify_executives");
     log.assert_exhausted("load_components", 3, "notify_ciso_blocked");
+
+    let compromised = log.outputs("compromise_in_register");
+    assert_eq!(
+        compromised["from"], "suspended",
+        "the drill's own suspension"
+    );
+    assert_eq!(compromised["count"], 3);
 
     // Nobody loaded the new ZMK on the token, so each KCV check fails and says why.
     let checks = log.actions("combined_kcv");

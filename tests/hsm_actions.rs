@@ -7,6 +7,10 @@ mod support;
 
 use std::time::Duration;
 
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::MechanismType;
+use cryptoki::object::{Attribute, KeyType, ObjectClass};
+use cryptoki::session::UserType;
 use custos::hsm::{Hsm, HsmError};
 use serde_json::{Value, json};
 use support::{Drill, run, softhsm, with};
@@ -530,6 +534,113 @@ fn every_action_returns_exactly_the_outputs_the_catalog_names() {
             .into_iter()
             .collect();
             call("hsm.load_components", &load);
+        },
+    );
+}
+
+/// Creates a secret key from `template` (class, token and label added) on `environment`'s
+/// token, logged in with the test PIN, as a vendor tool or another application would.
+fn create_secret(drill: &Drill, environment: &str, label: &str, mut template: Vec<Attribute>) {
+    let env = drill.environments.get(environment).unwrap();
+    let found = custos::hsm::token::find(env).unwrap();
+    let session = found.context.open_rw_session(found.slot).unwrap();
+    let pin = cryptoki::types::AuthPin::from(support::PIN);
+    match session.login(UserType::User, Some(&pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(error) => panic!("login to create `{label}`: {error}"),
+    }
+    template.extend([
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ]);
+    session.create_object(&template).unwrap();
+}
+
+/// An HMAC key (generic secret, allowed to "encrypt") and an AES key whose allowed mechanisms
+/// refuse ECB and which carries no CKA_CHECK_VALUE: neither can give an X9.24 check value.
+fn plant_keys_without_a_kcv(drill: &Drill, environment: &str) {
+    create_secret(
+        drill,
+        environment,
+        "HMAC-TEST",
+        vec![
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Value(vec![0x42; 32]),
+            Attribute::Sign(true),
+            Attribute::Encrypt(true),
+        ],
+    );
+    create_secret(
+        drill,
+        environment,
+        "CBC-ONLY",
+        vec![
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![0x24; 16]),
+            Attribute::Encrypt(true),
+            Attribute::AllowedMechanisms(vec![MechanismType::AES_CBC]),
+            Attribute::CheckValue(Vec::new()),
+        ],
+    );
+}
+
+#[test]
+fn keys_without_a_kcv_are_listed_with_the_reason_and_never_compare_as_in_sync() {
+    softhsm(
+        "keys_without_a_kcv_are_listed_with_the_reason_and_never_compare_as_in_sync",
+        |drill| {
+            let mut hsm = Hsm::new();
+            for environment in ["drill-primary", "drill-secondary"] {
+                generate(&mut hsm, drill, environment, "ZPK-1", "aes-128");
+                plant_keys_without_a_kcv(drill, environment);
+            }
+
+            let found = run(&mut hsm, drill, "hsm.find", &[env("drill-primary")]).unwrap();
+            assert_eq!(
+                found["labels"],
+                json!("CBC-ONLY,HMAC-TEST,ZPK-1"),
+                "{found:?}"
+            );
+            let objects = found["objects"].as_array().unwrap();
+            assert_eq!(objects[0]["kcv"], Value::Null);
+            assert_eq!(
+                objects[0]["kcv_unavailable"],
+                json!(
+                    "the KCV encryption failed with CKR_MECHANISM_INVALID: the module does not \
+                     offer this mechanism here"
+                )
+            );
+            assert_eq!(objects[1]["key_type"], json!("generic-secret"));
+            assert_eq!(
+                objects[1]["kcv"],
+                Value::Null,
+                "no CKA_CHECK_VALUE shown as ecb"
+            );
+            assert_eq!(
+                objects[1]["kcv_unavailable"],
+                json!(
+                    "a generic-secret key has no ANSI X9.24 check value; only TDES and AES keys \
+                     have one"
+                )
+            );
+            assert_eq!(objects[2]["kcv"]["method"], json!("ecb"));
+            assert_eq!(objects[2]["kcv_unavailable"], Value::Null);
+
+            let params = [
+                ("left", json!("drill-primary")),
+                ("right", json!("drill-secondary")),
+            ];
+            let out = run(&mut hsm, drill, "hsm.compare", &params).unwrap();
+            assert_eq!(out["in_sync"], json!(false), "{out:?}");
+            assert_eq!(out["unverified"], json!(["CBC-ONLY", "HMAC-TEST"]));
+            assert_eq!(
+                out["different"],
+                json!(["ZPK-1"]),
+                "two generated keys differ"
+            );
+            assert_eq!(out["missing"], json!([]));
         },
     );
 }

@@ -4,6 +4,7 @@
 // Helpers outside `#[test]` functions panic on failure too: that is how a test fails.
 #![allow(clippy::unwrap_used)]
 
+mod hsm_spy;
 mod support;
 
 use std::path::Path;
@@ -71,5 +72,129 @@ fn without_softhsm2_util_the_hsm_tests_fail_and_say_how_to_install_it() {
         stdout.contains("softhsm2-util is needed for the HSM tests")
             && stdout.contains("apt-get install -y softhsm2 opensc"),
         "{stdout}"
+    );
+}
+
+// Every way out of a command finalises the module once: counted by OpenSC's pkcs11-spy.
+
+/// A project directory with the drill tokens, the shipped key register and the shipped
+/// environments reached through the spy; returns the `SOFTHSM2_CONF` path.
+fn spied_project(dir: &Path) -> std::path::PathBuf {
+    let conf = support::cli::rehearsal_tokens(dir);
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("environments.yaml"),
+        hsm_spy::shipped_environments(),
+    )
+    .unwrap();
+    let register = support::cli::repo().join("policies/keys.yaml");
+    std::fs::copy(register, policies.join("keys.yaml")).unwrap();
+    conf
+}
+
+fn spied(dir: &Path, conf: &Path, pin: &str, args: &[&str]) -> support::cli::Run {
+    std::fs::remove_file(dir.join("spy.log")).ok();
+    support::cli::custos()
+        .current_dir(dir)
+        .env("SOFTHSM2_CONF", conf)
+        .env("CUSTOS_DRILL_PIN", pin)
+        .env("PKCS11SPY", MODULE)
+        .env("PKCS11SPY_OUTPUT", dir.join("spy.log"))
+        .args(args)
+        .run()
+}
+
+fn assert_finalised_once(dir: &Path) {
+    let log = dir.join("spy.log");
+    assert_eq!(hsm_spy::calls(&log, "C_Initialize"), 1);
+    assert_eq!(
+        hsm_spy::calls(&log, "C_Finalize"),
+        1,
+        "C_Finalize once, at exit"
+    );
+}
+
+#[test]
+fn hsm_check_finalises_the_module_once_whether_the_token_is_healthy_or_not() {
+    let home = tempfile::tempdir().unwrap();
+    let conf = spied_project(home.path());
+
+    let healthy = spied(
+        home.path(),
+        &conf,
+        "123456",
+        &["hsm", "check", "drill-primary"],
+    );
+    assert_eq!(healthy.code, 0, "{}{}", healthy.stdout, healthy.stderr);
+    assert_finalised_once(home.path());
+
+    let refused = spied(
+        home.path(),
+        &conf,
+        "999999",
+        &["hsm", "check", "drill-primary"],
+    );
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert_finalised_once(home.path());
+}
+
+#[test]
+fn keys_check_finalises_the_module_even_when_the_token_cannot_be_read() {
+    let home = tempfile::tempdir().unwrap();
+    let conf = spied_project(home.path());
+
+    let clean = spied(
+        home.path(),
+        &conf,
+        "123456",
+        &["keys", "check", "drill-primary"],
+    );
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert_finalised_once(home.path());
+
+    let refused = spied(
+        home.path(),
+        &conf,
+        "999999",
+        &["keys", "check", "drill-primary"],
+    );
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert_eq!(
+        refused.stderr,
+        "custos: error: environment `drill-primary`: the token rejected the PIN; custos does not \
+         retry, because the token counts wrong tries and locks the PIN after a few\n"
+    );
+    assert_finalised_once(home.path());
+}
+
+#[test]
+fn the_actions_of_a_walk_finalise_the_module_when_dropped_without_closing() {
+    softhsm(
+        "the_actions_of_a_walk_finalise_the_module_when_dropped_without_closing",
+        |drill| {
+            use custos::engine::Actions;
+            use custos::engine::hsm_actions::HsmActions;
+
+            let mut actions = HsmActions::new(
+                Some(drill.environments.clone()),
+                Box::new(support::secrets()),
+                drill.dir.clone(),
+            );
+            let params = support::with(&[("environment", json!("drill-primary"))]);
+            let out = actions
+                .run("hsm.health", &params, false, Duration::from_secs(20))
+                .unwrap();
+            assert_eq!(out["verdict"], json!("healthy"));
+
+            let context = module::module("drill-primary", Path::new(MODULE)).unwrap();
+            // As when a walk returns an error before `close`: only the drop runs.
+            drop(actions);
+            let error = context.get_all_slots().unwrap_err();
+            assert!(
+                matches!(error, CkError::Pkcs11(RvError::CryptokiNotInitialized, _)),
+                "the drop must call C_Finalize: {error}"
+            );
+        },
     );
 }

@@ -86,3 +86,132 @@ fn the_drill_tokens_hold_matching_keys_and_a_second_run_changes_nothing() {
         assert_eq!(unwrapped["kcv"], wrapped["kcv"]);
     });
 }
+
+fn script(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(SCRIPT)
+        .args(args)
+        .env("CUSTOS_HOME", home)
+        .env("CUSTOS_DRILL_PIN", support::PIN)
+        .output()
+        .unwrap()
+}
+
+fn keys_check(conf: &Path, environment: &str) -> support::cli::Run {
+    support::cli::custos()
+        .current_dir(support::cli::repo())
+        .env("SOFTHSM2_CONF", conf)
+        .env("CUSTOS_DRILL_PIN", support::PIN)
+        .args(["keys", "check", environment])
+        .run()
+}
+
+#[test]
+fn a_reset_after_a_drill_changed_the_tokens_makes_them_check_clean_again() {
+    let home = tempfile::tempdir().unwrap();
+    let conf = support::cli::rehearsal_tokens(home.path());
+    // What a ZMK rotation drill leaves behind: a key gone, and a new one the register lacks.
+    for args in [
+        &[
+            "--delete-object",
+            "--type",
+            "secrkey",
+            "--label",
+            "ZPK-ACME-02",
+        ][..],
+        &[
+            "--keygen",
+            "--key-type",
+            "AES:16",
+            "--label",
+            "ZPK-ACME-11",
+            "--id",
+            "11",
+        ][..],
+    ] {
+        let output = Command::new("pkcs11-tool")
+            .args([
+                "--module",
+                support::MODULE,
+                "--token-label",
+                "custos-drill-primary",
+            ])
+            .args(["--login", "--pin", "env:CUSTOS_DRILL_PIN"])
+            .args(args)
+            .env("SOFTHSM2_CONF", &conf)
+            .env("CUSTOS_DRILL_PIN", support::PIN)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let drifted = keys_check(&conf, "drill-primary");
+    assert_eq!(drifted.code, 1, "{}", drifted.stdout);
+    assert!(
+        drifted
+            .stdout
+            .ends_with("drift: 2 findings: 1 missing, 1 unknown\n"),
+        "{}",
+        drifted.stdout
+    );
+
+    let reset = script(home.path(), &["--reset"]);
+    let stderr = String::from_utf8_lossy(&reset.stderr);
+    assert!(reset.status.success(), "{stderr}");
+    let tokens = home.path().join("softhsm/tokens");
+    assert!(
+        stderr.starts_with(&format!(
+            "rehearsal-tokens: reset: deleting the drill tokens in {} and making them afresh \
+             (drill keys only)\nrehearsal-tokens: deleted token custos-drill-primary\n\
+             rehearsal-tokens: deleted token custos-drill-secondary\n\
+             rehearsal-tokens: deleted token custos-drill-new\n",
+            tokens.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("seeded ZPK-ACME-02 on custos-drill-primary"),
+        "{stderr}"
+    );
+
+    for environment in ["drill-primary", "drill-secondary", "drill-new"] {
+        let clean = keys_check(&conf, environment);
+        assert_eq!(clean.code, 0, "{environment}: {}", clean.stdout);
+    }
+}
+
+#[test]
+fn a_reset_touches_no_tokens_outside_the_drill_home_and_bad_arguments_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let softhsm = home.path().join("softhsm");
+    std::fs::create_dir_all(&softhsm).unwrap();
+    let elsewhere = home.path().join("bank-tokens");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        softhsm.join("softhsm2.conf"),
+        format!("directories.tokendir = {}\n", elsewhere.display()),
+    )
+    .unwrap();
+
+    let refused = script(home.path(), &["--reset"]);
+    assert!(!refused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        format!(
+            "rehearsal-tokens: error: not resetting: {} keeps tokens in `{}`, not in the drill \
+             home {}\n",
+            softhsm.join("softhsm2.conf").display(),
+            elsewhere.display(),
+            softhsm.join("tokens").display()
+        )
+    );
+
+    let unknown = script(home.path(), &["--rest"]);
+    assert!(!unknown.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr),
+        "rehearsal-tokens: error: unknown argument `--rest`: give --reset, or nothing\n"
+    );
+}

@@ -252,3 +252,72 @@ fn an_unknown_environment_is_a_usage_error() {
         missing.stderr
     );
 }
+
+#[test]
+fn an_hmac_key_a_key_pair_and_a_data_object_are_unknown_and_the_check_goes_on() {
+    let project = Project::with_tokens();
+    let token = "custos-drill-primary";
+    project.p11(
+        token,
+        &[
+            "--keygen",
+            "--key-type",
+            "GENERIC:32",
+            "--label",
+            "HMAC-TEST",
+            "--id",
+            "77",
+        ],
+    );
+    project.p11(
+        token,
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            "DEV-SIGN",
+            "--id",
+            "78",
+        ],
+    );
+    let notes = project.path().join("notes.txt");
+    std::fs::write(&notes, "left here by a developer").unwrap();
+    project.p11(
+        token,
+        &[
+            "--write-object",
+            notes.to_str().unwrap(),
+            "--type",
+            "data",
+            "--label",
+            "NOTES",
+        ],
+    );
+
+    let run = project.custos(&["keys", "check", "drill-primary"]);
+    let expected = format!(
+        "{HEADER}  token         drill-primary (label `custos-drill-primary`): 7 secret keys, 3\n\
+         {:16}other objects\n\n\
+         {ZMK}{ZPK_1}{ZPK_2}{KEK}{PVK}{MAC}  \
+         UNKNOWN       DEV-SIGN         a private key on the token but not in the\n{CONT}\
+         register\n  \
+         UNKNOWN       DEV-SIGN         a public key on the token but not in the\n{CONT}\
+         register\n  \
+         UNKNOWN       HMAC-TEST        on the token but not in the register\n{CONT}\
+         (generic-secret, no KCV: a generic-secret key\n{CONT}\
+         has no ANSI X9.24 check value; only TDES and\n{CONT}\
+         AES keys have one)\n  \
+         UNKNOWN       NOTES            a data object on the token but not in the\n{CONT}\
+         register\n\n\
+         drift: 4 findings: 4 unknown\n",
+        ""
+    );
+    assert_run(&run, 1, &expected);
+
+    let json = project.custos(&["keys", "check", "drill-primary", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["token_keys"], 7);
+    assert_eq!(report["token_objects"], 10);
+    assert_eq!(report["findings"][2]["key"], "HMAC-TEST");
+}

@@ -264,3 +264,33 @@ fn a_custodian_the_roster_does_not_list_is_reported_where_the_roster_exists() {
          custos: the key register cannot be used\n"
     );
 }
+
+#[test]
+fn the_validator_checks_what_keys_transition_is_given_to_move_descendants() {
+    let project = Project::new();
+    let fixture = support::cli::repo().join("tests/fixtures/key-register-walk.yaml");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let runbooks = project.path().join("runbooks");
+    std::fs::create_dir_all(&runbooks).unwrap();
+    let path = runbooks.join("key-register-walk.yaml");
+    let with = "with: { name: \"{{inputs.zmk}}\", state: compromised }";
+    assert_eq!(text.matches(with).count(), 1);
+
+    let descendants = with.replace(" }", ", descendants: true }");
+    std::fs::write(&path, text.replace(with, &descendants)).unwrap();
+    let run = project.custos(&["validate", "runbooks/key-register-walk.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let wrong = with.replace(" }", ", descendants: all }");
+    std::fs::write(&path, text.replace(with, &wrong)).unwrap();
+    let run = project.custos(&["validate", "runbooks/key-register-walk.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with(
+            "runbooks/key-register-walk.yaml:24:57: node `mark_compromised`: parameter \
+             `descendants` of `keys.transition` must be `true` or `false`, not `\"all\"`\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}

@@ -89,6 +89,8 @@ fn a_real_walk_records_the_transition_and_rewrites_only_that_state_in_the_regist
                     "name": "ZMK-ACME-2026",
                     "from": "active",
                     "to": "compromised",
+                    "moved": ["ZMK-ACME-2026"],
+                    "count": 1,
                     "persisted": true,
                 }),
                 None,
@@ -145,13 +147,50 @@ fn a_drill_records_the_transition_but_leaves_the_register_as_it_was() {
             "name": "ZMK-ACME-2026",
             "from": "active",
             "to": "compromised",
+            "moved": ["ZMK-ACME-2026"],
+            "count": 1,
             "persisted": false,
         })
     );
     assert_eq!(
         finished_events[2]["error"],
-        "key `ZMK-ACME-2026` cannot move from `active` to `active`: NIST SP 800-57 allows only \
-         `suspended`, `deactivated`, `compromised`"
+        "key `ZMK-ACME-2026` cannot move from `compromised` to `active`: NIST SP 800-57 allows \
+         only `destroyed`",
+        "a drill checks a move against the drill's earlier moves"
+    );
+    assert_eq!(std::fs::read_to_string(project.register()).unwrap(), before);
+}
+
+/// The `state:` line of `ZMK-ACME-2026` in the shipped register, with what comes before it.
+const ZMK_STATE: &str = "activation: 2026-01-15\n    cryptoperiod: P1Y\n    state: active\n";
+
+#[test]
+fn a_quoted_state_moves_and_one_the_rewrite_cannot_read_fails_the_action_loudly() {
+    let project = Project::new();
+    project.edit_register(ZMK_STATE, &ZMK_STATE.replace("active", "\"active\""));
+    let quoted = std::fs::read_to_string(project.register()).unwrap();
+    let finished_events = walk(&project, "run");
+    assert_eq!(finished_events[1]["ok"], true, "{:#?}", finished_events[1]);
+    assert_eq!(finished_events[1]["outputs"]["persisted"], true);
+    let after = std::fs::read_to_string(project.register()).unwrap();
+    assert_eq!(
+        after,
+        quoted.replace("state: \"active\"", "state: \"compromised\"")
+    );
+
+    // An escape: YAML reads `active`, but the text is not a word custos can rewrite.
+    let project = Project::new();
+    project.edit_register(ZMK_STATE, &ZMK_STATE.replace("active", "\"act\\x69ve\""));
+    let before = std::fs::read_to_string(project.register()).unwrap();
+    let finished_events = walk(&project, "run");
+    assert_eq!(finished_events[1]["ok"], false);
+    assert_eq!(finished_events[1]["outputs"], json!({}));
+    assert_eq!(
+        finished_events[1]["error"],
+        "policies/keys.yaml: the move of key `ZMK-ACME-2026` to `compromised` was not written, \
+         and the register is unchanged: the state of key `ZMK-ACME-2026` at line 29, column 12 \
+         is written `\"act\\x69ve\"`, not as `active`, `\"active\"` or `'active'`; change the \
+         state by hand"
     );
     assert_eq!(std::fs::read_to_string(project.register()).unwrap(), before);
 }
@@ -170,7 +209,7 @@ fn a_walk_without_a_register_takes_the_failure_branch_with_the_reason() {
 }
 
 #[test]
-fn the_zmk_runbook_in_a_drill_lists_the_zpks_under_the_zmk_from_the_register() {
+fn the_zmk_runbook_in_a_drill_moves_the_zpks_with_the_zmk_and_lists_them_from_the_register() {
     let project = Project::with_tokens().with_all_policies();
     let answers = project.path().join("answers.yaml");
     std::fs::write(
@@ -199,8 +238,11 @@ nodes:
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stdout.contains(
-            "[7] Set the ZMK to compromised in the key register (compromise_in_register)\n    \
-             keys.transition: name=ZMK-ACME-2026, from=active, to=compromised, persisted=false\n\
+            "[7] Set the ZMK and the keys under it to compromised in the key register \
+             (compromise_in_register)\n    \
+             keys.transition: name=ZMK-ACME-2026, from=active, to=compromised, \
+             moved=[\"ZMK-ACME-2026\",\"ZPK-ACME-01\",\"ZPK-ACME-02\"], count=3, \
+             persisted=false\n\
              [8] List the keys under the ZMK from the key register (register_zpks)\n    \
              keys.lookup: names=ZPK-ACME-01, ZPK-ACME-02, labels=ZPK-ACME-01, ZPK-ACME-02, \
              kcvs=32301E ecb, B5AB65 ecb, count=2\n"

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use custos::hsm::health::{HealthReport, Step, TokenState};
-use custos::hsm::{EnvSecrets, Hsm, HsmError, Secrets, Verdict};
+use custos::hsm::{EnvSecrets, HsmError, HsmGuard, Secrets, Verdict};
 use custos::policy::environment::{Environments, PinSource};
 use inquire::{Password, PasswordDisplayMode};
 use zeroize::Zeroizing;
@@ -62,11 +62,18 @@ impl Secrets for TerminalSecrets {
         if !self.prompted.iter().any(|name| name == environment) {
             return self.from_env.pin(environment);
         }
-        hidden(&format!("user PIN for `{environment}`:")).map_err(|reason| {
-            HsmError::PinUnavailable {
-                environment: environment.to_owned(),
-                reason,
-            }
+        // The token layer never offers a rejected PIN again: only a different one is tried.
+        let question = if custos::hsm::token::rejected_earlier(environment) {
+            format!(
+                "user PIN for `{environment}` (the last one was rejected and is not tried again; \
+                 the token counts tries):"
+            )
+        } else {
+            format!("user PIN for `{environment}`:")
+        };
+        hidden(&question).map_err(|reason| HsmError::PinUnavailable {
+            environment: environment.to_owned(),
+            reason,
         })
     }
 
@@ -101,8 +108,10 @@ pub fn check(
     secrets: &mut dyn Secrets,
 ) -> anyhow::Result<bool> {
     let environment = environments.require(name)?;
-    let mut hsm = Hsm::new();
+    // The guard finalises the module however this function returns.
+    let mut hsm = HsmGuard::new();
     let report = hsm.check(environment, secrets, TIMEOUT)?;
+    hsm.close()?;
 
     let mut text = render(&report);
     if environment.production {

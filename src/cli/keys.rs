@@ -1,8 +1,9 @@
 //! `custos keys graph` and `custos keys check`: the key register drawn, and compared with a token.
 //!
-//! A check reads the token of one environment through the HSM layer (`hsm.find` for every secret
-//! key with its ECB check value and attributes, `hsm.kcv` where the register keeps a CMAC value)
-//! and compares it with the register. The token of a drill environment stands for the production
+//! A check reads the token of one environment through the HSM layer (`hsm.find` for every object,
+//! secret keys with their ECB check value and attributes; `hsm.kcv` where the register keeps a
+//! CMAC value) and compares it with the register; any object the register does not know, of any
+//! class, is drift. The token of a drill environment stands for the production
 //! environments that name it as their `rehearsal` stand-in, so `custos keys check drill-primary`
 //! expects the keys the register places in `production-primary`; `--rehearsal` lets the command
 //! name the production environment and checks its stand-in instead. Exit codes: 0 clean, 1 drift
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use custos::hsm::Hsm;
+use custos::hsm::HsmGuard;
 use custos::policy::environment::{Environment, Environments};
 use custos::policy::keys::drift::{self, Finding, Object};
 use custos::policy::keys::{KEYS, Known, Register, picture};
@@ -167,7 +168,7 @@ fn stands_for(environments: &Environments, live: &Environment) -> Vec<String> {
 
 type TokenView = (Vec<Object>, BTreeMap<String, String>);
 
-/// Every secret key on the token of `live`, and the CMAC values the register needs.
+/// Every object on the token of `live`, and the CMAC values the register needs.
 fn read_token(
     register: &Register,
     stands_for: &[String],
@@ -175,10 +176,10 @@ fn read_token(
     environments: &Environments,
 ) -> anyhow::Result<TokenView> {
     let mut secrets = super::hsm::TerminalSecrets::new(environments);
-    let mut hsm = Hsm::new();
+    // The guard finalises the module however this function returns, `?` included.
+    let mut hsm = HsmGuard::new();
     let mut params = Map::new();
     params.insert("environment".into(), json!(live.name));
-    params.insert("class".into(), json!("secret-key"));
     let found = hsm.run(
         "hsm.find",
         &params,
@@ -197,7 +198,10 @@ fn read_token(
         let Some(kcv) = key.kcv.as_ref().filter(|kcv| kcv.method.as_str() == "cmac") else {
             continue;
         };
-        if objects.iter().filter(|o| o.label == key.label).count() != 1 {
+        let carrying = objects
+            .iter()
+            .filter(|o| o.is_secret_key() && o.label == key.label);
+        if carrying.count() != 1 {
             continue;
         }
         let mut params = Map::new();
@@ -221,7 +225,7 @@ fn read_token(
             Err(error) => tracing::debug!(label = key.label, "no CMAC KCV: {error}"),
         }
     }
-    hsm.close(Duration::from_secs(5))?;
+    hsm.close()?;
     Ok((objects, cmac))
 }
 
@@ -250,14 +254,21 @@ fn render(summary: &Summary<'_>) -> String {
             places.join(", ")
         ),
     ));
+    let secret = summary.objects.iter().filter(|o| o.is_secret_key()).count();
+    let others = summary.objects.len() - secret;
+    let others = if others == 0 {
+        String::new()
+    } else {
+        format!(", {}", plural(others, "other object"))
+    };
     out.push_str(&row(
         "token",
         "",
         &format!(
-            "{} ({}): {}",
+            "{} ({}): {}{others}",
             summary.live.name,
             summary.live.token,
-            plural(summary.objects.len(), "secret key")
+            plural(secret, "secret key")
         ),
     ));
     out.push('\n');
@@ -378,7 +389,8 @@ fn to_json(
         "token_environment": live.name,
         "register_environments": stands_for,
         "clean": findings.is_empty(),
-        "token_keys": objects.len(),
+        "token_keys": objects.iter().filter(|o| o.is_secret_key()).count(),
+        "token_objects": objects.len(),
         "keys": keys,
         "findings": findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
     })

@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use custos::engine::answers::{Answers, Script};
 use custos::engine::hsm_actions::HsmActions;
 use custos::engine::{Clock, Ending, Responder, Stop, WalkContext, WalkState, Walker};
-use custos::hsm::{EnvSecrets, Secrets};
+use custos::hsm::Secrets;
 use custos::policy::environment::Environments;
 use custos::runbook::{NodeKind, Runbook, parse};
 use custos::store::{IncidentId, Store, signing};
@@ -211,15 +211,22 @@ fn continue_walk(
 ) -> anyhow::Result<ExitCode> {
     let key_path = signing::default_key_path(store.path());
     let key = signing::load_or_create(&key_path)?;
-    let secrets: Box<dyn Secrets> = match &environments {
-        Some(environments) if walk.answers.is_some() => Box::new(EnvSecrets::new(environments)),
-        Some(environments) => Box::new(super::hsm::TerminalSecrets::new(environments)),
-        None => Box::new(custos::hsm::FixedSecrets::new()),
+    let rehearsal = store.incident(&incident)?.rehearsal;
+    let secrets: Box<dyn Secrets> = match (&environments, &walk.answers) {
+        // A scripted drill reads key components from the variables its answers file names.
+        (Some(environments), Some(path)) => match Answers::load(path) {
+            Ok(answers) => Box::new(answers.secrets(environments, rehearsal)),
+            Err(report) => bail!("{}", report.to_string().trim_end()),
+        },
+        (Some(environments), None) => Box::new(super::hsm::TerminalSecrets::new(environments)),
+        (None, _) => Box::new(custos::hsm::FixedSecrets::new()),
     };
     let mut actions = HsmActions::new(environments, secrets, globals.policies.clone());
     let mut gates = custos::engine::gates::PolicyGates::load(&globals.policies)?;
 
-    let rehearsal = store.incident(&incident)?.rehearsal;
+    if rehearsal {
+        actions.recall_drill_moves(&store.events(&incident)?);
+    }
     let mut walker = Walker {
         context: WalkContext {
             store,
@@ -236,8 +243,10 @@ fn continue_walk(
         poll: Duration::from_millis(250),
         patience: Duration::from_secs(walk.wait),
     };
-    let ending = walker.walk()?;
+    let ending = walker.walk();
+    // Dropping `actions` finalises the modules too; closing here logs what could not be closed.
     actions.close();
+    let ending = ending?;
 
     match ending {
         Ending::Closed { node, outcome } => {

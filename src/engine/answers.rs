@@ -14,18 +14,26 @@
 //!       - { wait: true }                  # wait for `custos approve` from another terminal
 //! participants:                           # a ceremony's participants and their roles
 //!   - { person: alice, role: custodian }
+//! components:                             # hsm.load_components, in a drill only:
+//!   ZMK-DRILL-2027: [ZMK_COMPONENT_A, ZMK_COMPONENT_B]   # the variables holding each, in hex
 //! ```
 //!
 //! Visits are counted from the log, so a resumed walk picks up the answer for the visit it is
 //! at. A node without an answer stops the walk, which stays open to resume.
+//!
+//! Like passphrases, key components never sit in the file: it names, per key label, the
+//! environment variables that hold each component in hex, in order. They are read only in a
+//! drill (`hsm.load_components` runs nowhere else), and only the components' KCVs reach the log.
 
 use super::fields::check_value;
 use super::responder::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View};
+use crate::hsm::EnvSecrets;
+use crate::policy::environment::Environments;
 use crate::runbook::{Diagnostic, Edge, Input, Pos, Report, Requirement};
 use crate::store::event::Participant;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -40,6 +48,10 @@ pub struct Answers {
     /// For a ceremony: who takes part, and as what.
     #[serde(default)]
     pub participants: Vec<Participant>,
+    /// For `hsm.load_components` in a drill: per key label, the environment variables that hold
+    /// its components in hex, in order. Never the components themselves.
+    #[serde(default)]
+    pub components: BTreeMap<String, Vec<String>>,
 }
 
 /// The answers to one node: one for every visit, or a list, one per visit in order.
@@ -97,11 +109,55 @@ impl Answers {
             )
         })?;
         let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
-        serde_saphyr::from_str_with_options(&source, options).map_err(|error| {
-            let diagnostic = Diagnostic::from_yaml(&error);
-            let message = format!("not a valid answers file: {}", diagnostic.message);
-            report(message, diagnostic.at, source.clone())
-        })
+        let answers: Self =
+            serde_saphyr::from_str_with_options(&source, options).map_err(|error| {
+                let diagnostic = Diagnostic::from_yaml(&error);
+                let message = format!("not a valid answers file: {}", diagnostic.message);
+                report(message, diagnostic.at, source.clone())
+            })?;
+        match answers.component_problem() {
+            Some(message) => Err(report(message, None, source)),
+            None => Ok(answers),
+        }
+    }
+
+    /// What is wrong with the `components` section: a name that is not a variable name, or
+    /// one that looks like a component value written into the file.
+    fn component_problem(&self) -> Option<String> {
+        for (label, variables) in &self.components {
+            for variable in variables {
+                let hex = variable.len() >= 16 && variable.chars().all(|c| c.is_ascii_hexdigit());
+                if hex {
+                    return Some(format!(
+                        "`components` for `{label}`: an entry looks like a key component, not \
+                         the name of a variable; components never go in the answers file"
+                    ));
+                }
+                let mut chars = variable.chars();
+                let name = chars
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !name {
+                    return Some(format!(
+                        "`components` for `{label}`: `{variable}` is not the name of an \
+                         environment variable"
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// The secrets of a walk answered from this file: PINs from the variables the environments
+    /// name, and, in a drill only, key components from the variables this file names.
+    pub fn secrets(&self, environments: &Environments, rehearsal: bool) -> EnvSecrets {
+        let secrets = EnvSecrets::new(environments);
+        if rehearsal {
+            secrets.with_components(self.components.clone())
+        } else {
+            secrets
+        }
     }
 
     fn answer(&self, node: &str, visit: u32) -> Option<FullAnswer> {

@@ -58,25 +58,6 @@ fn reported_kcv(
     )
 }
 
-/// The method 1 (ECB, 3 bytes) check value of a key, failing if the key type has none.
-fn ecb_kcv(
-    session: &Session,
-    environment: &str,
-    label: &str,
-    handle: ObjectHandle,
-    key_type: KeyType,
-) -> Result<Kcv, HsmError> {
-    kcv_of(
-        session,
-        environment,
-        label,
-        handle,
-        key_type,
-        KcvMethod::Ecb,
-        3,
-    )
-}
-
 fn kcv_of(
     session: &Session,
     environment: &str,
@@ -359,7 +340,8 @@ pub fn destroy(
 struct Described {
     label: String,
     json: Value,
-    kcv: Option<Kcv>,
+    /// The ECB check value of a secret key, or why it has none.
+    kcv: Result<Kcv, String>,
 }
 
 const FLAGS: [(AttributeType, &str); 8] = [
@@ -466,27 +448,82 @@ fn describe(
         return Ok(Described {
             label,
             json,
-            kcv: None,
+            kcv: Err(String::from("only secret keys have a check value")),
         });
     }
 
     let facts = key_facts(session, environment, handle)?;
-    let kcv = match facts.key_type {
-        Some(key_type) if facts.encrypt => {
-            Some(ecb_kcv(session, environment, &label, handle, key_type)?)
-        }
-        // Without CKA_ENCRYPT, the module's own CKA_CHECK_VALUE is the ECB method too.
-        _ => facts
-            .check_value
-            .filter(|value| value.len() >= 3)
-            .map(|value| Kcv::from_block(&value, KcvMethod::Ecb, 3)),
-    };
-
+    let kcv = listed_kcv(session, environment, handle, &facts)?;
     json["key_type"] = json!(facts.key_type.map(key::key_type_name));
     json["bits"] = json!(facts.bytes.map(|bytes| bytes * 8));
     json["attributes"] = Value::Object(facts.flags);
     json["kcv"] = kcv.as_ref().map_or(Value::Null, Kcv::to_json);
+    json["kcv_unavailable"] = kcv.as_ref().err().map_or(Value::Null, |why| json!(why));
     Ok(Described { label, json, kcv })
+}
+
+/// The ECB (method 1) check value of a secret key as a listing shows it, or why it has none.
+///
+/// One key that cannot give a KCV (a generic or HMAC secret, or a key whose
+/// `CKA_ALLOWED_MECHANISMS` refuse ECB) must not stop the listing of the others: its KCV is
+/// absent with the reason. Only an error that ends the session fails the action.
+fn listed_kcv(
+    session: &Session,
+    environment: &str,
+    handle: ObjectHandle,
+    facts: &KeyFacts,
+) -> Result<Result<Kcv, String>, HsmError> {
+    let Some(key_type) = facts.key_type else {
+        return Ok(Err(String::from("the token does not say the key's type")));
+    };
+    if kcv::block_cipher(key_type).is_none() {
+        // A module's CKA_CHECK_VALUE on such a key is not an X9.24 value (PKCS#11 derives it
+        // from a hash for generic secrets), so it is not shown as one.
+        return Ok(Err(format!(
+            "a {} key has no ANSI X9.24 check value; only TDES and AES keys have one",
+            key::key_type_name(key_type)
+        )));
+    }
+
+    // For TDES and AES keys the module's own CKA_CHECK_VALUE is the ECB method too.
+    let module_value = facts
+        .check_value
+        .as_ref()
+        .filter(|value| value.len() >= 3)
+        .map(|value| Kcv::from_block(value, KcvMethod::Ecb, 3));
+    if !facts.encrypt {
+        return Ok(module_value.ok_or_else(|| {
+            String::from("the key may not encrypt (CKA_ENCRYPT is false) and the token gives no CKA_CHECK_VALUE")
+        }));
+    }
+
+    match kcv::compute(session, handle, key_type, KcvMethod::Ecb, 3) {
+        Ok(Some(kcv)) => Ok(Ok(kcv)),
+        Ok(None) => Ok(Err(String::from("the key type has no block cipher"))),
+        Err(error) => {
+            let error = HsmError::from_cryptoki(environment, "the KCV encryption", error);
+            if error.ends_session() {
+                return Err(error);
+            }
+            Ok(module_value.ok_or_else(|| refusal(&error)))
+        }
+    }
+}
+
+/// Why the token refused an operation, in words, without the environment's name.
+fn refusal(error: &HsmError) -> String {
+    match error {
+        HsmError::Pkcs11 {
+            operation,
+            code,
+            rv,
+            ..
+        } => format!(
+            "{operation} failed with {code}: {}",
+            super::error::explain(rv).meaning
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn is_set(attribute: &Attribute) -> bool {
@@ -542,11 +579,12 @@ pub fn find(
     })))
 }
 
-/// Every secret key on a token by label, with its ECB check value (or `-` when it has none).
-pub fn inventory(
-    session: &Session,
-    environment: &str,
-) -> Result<BTreeMap<String, Vec<String>>, HsmError> {
+/// A token's secret keys by label: the ECB check value of each key carrying the label, `None`
+/// for a key that has none (see [`listed_kcv`]).
+pub type Inventory = BTreeMap<String, Vec<Option<String>>>;
+
+/// Every secret token key by label, with its ECB check value where it has one.
+pub fn inventory(session: &Session, environment: &str) -> Result<Inventory, HsmError> {
     let template = [
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::Token(true),
@@ -555,12 +593,10 @@ pub fn inventory(
         .find_objects(&template)
         .map_err(|error| HsmError::from_cryptoki(environment, "the object search", error))?;
 
-    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut keys = Inventory::new();
     for handle in handles {
         let object = describe(session, environment, handle)?;
-        let kcv = object
-            .kcv
-            .map_or_else(|| String::from("-"), |kcv| kcv.value);
+        let kcv = object.kcv.ok().map(|kcv| kcv.value);
         keys.entry(object.label).or_default().push(kcv);
     }
     for kcvs in keys.values_mut() {
@@ -570,12 +606,11 @@ pub fn inventory(
 }
 
 /// `hsm.compare`, from the two inventories.
-pub fn compare(
-    left_name: &str,
-    left: &BTreeMap<String, Vec<String>>,
-    right_name: &str,
-    right: &BTreeMap<String, Vec<String>>,
-) -> Outputs {
+///
+/// A label whose key has no check value on either side cannot be shown to match: it is
+/// `unverified`, never in sync.
+pub fn compare(left_name: &str, left: &Inventory, right_name: &str, right: &Inventory) -> Outputs {
+    let comparable = |kcvs: &[Option<String>]| kcvs.iter().all(Option::is_some);
     let missing: Vec<&str> = left
         .keys()
         .filter(|label| !right.contains_key(*label))
@@ -586,12 +621,23 @@ pub fn compare(
         .filter(|label| !left.contains_key(*label))
         .map(String::as_str)
         .collect();
-    let different: Vec<&str> = left
+    type Kcvs = [Option<String>];
+    let both: Vec<(&str, &Kcvs, &Kcvs)> = left
         .iter()
-        .filter(|(label, kcvs)| right.get(*label).is_some_and(|other| other != *kcvs))
-        .map(|(label, _)| label.as_str())
+        .filter_map(|(label, kcvs)| Some((label.as_str(), &kcvs[..], &right.get(label)?[..])))
         .collect();
-    let in_sync = missing.is_empty() && extra.is_empty() && different.is_empty();
+    let unverified: Vec<&str> = both
+        .iter()
+        .filter(|(_, mine, theirs)| !comparable(mine) || !comparable(theirs))
+        .map(|(label, _, _)| *label)
+        .collect();
+    let different: Vec<&str> = both
+        .iter()
+        .filter(|(label, mine, theirs)| !unverified.contains(label) && mine != theirs)
+        .map(|(label, _, _)| *label)
+        .collect();
+    let in_sync =
+        missing.is_empty() && extra.is_empty() && different.is_empty() && unverified.is_empty();
 
     let summary = if in_sync {
         format!(
@@ -604,6 +650,10 @@ pub fn compare(
             (format!("missing from `{right_name}`"), &missing),
             (format!("only on `{right_name}`"), &extra),
             (String::from("with different KCVs"), &different),
+            (
+                String::from("that cannot be compared, for want of a KCV"),
+                &unverified,
+            ),
         ] {
             if !list.is_empty() {
                 parts.push(format!("{} {words} ({})", list.len(), list.join(", ")));
@@ -620,6 +670,7 @@ pub fn compare(
         "missing": missing,
         "extra": extra,
         "different": different,
+        "unverified": unverified,
         "summary": summary,
     }))
 }
@@ -729,28 +780,62 @@ mod tests {
         assert_eq!(key, [0x01, 0x01, 0xfe, 0x13]);
     }
 
+    fn listing(pairs: &[(&str, Option<&str>)]) -> Inventory {
+        pairs
+            .iter()
+            .map(|(label, kcv)| ((*label).to_owned(), vec![kcv.map(str::to_owned)]))
+            .collect()
+    }
+
     #[test]
     fn comparing_inventories_names_missing_extra_and_different_keys() {
-        let left: BTreeMap<String, Vec<String>> =
-            [("A", "111111"), ("B", "222222"), ("C", "333333")]
-                .iter()
-                .map(|(label, kcv)| ((*label).to_owned(), vec![(*kcv).to_owned()]))
-                .collect();
+        let left = listing(&[
+            ("A", Some("111111")),
+            ("B", Some("222222")),
+            ("C", Some("333333")),
+        ]);
         let mut right = left.clone();
         right.remove("A");
-        right.insert("B".into(), vec!["999999".into()]);
-        right.insert("D".into(), vec!["444444".into()]);
+        right.insert("B".into(), vec![Some("999999".into())]);
+        right.insert("D".into(), vec![Some("444444".into())]);
 
         let out = compare("drill-primary", &left, "drill-secondary", &right);
         assert_eq!(out["in_sync"], json!(false));
         assert_eq!(out["missing"], json!(["A"]));
         assert_eq!(out["extra"], json!(["D"]));
         assert_eq!(out["different"], json!(["B"]));
+        assert_eq!(out["unverified"], json!([]));
         assert_eq!(
             out["summary"],
             json!(
                 "`drill-primary` and `drill-secondary` differ: 1 missing from `drill-secondary` \
                  (A); 1 only on `drill-secondary` (D); 1 with different KCVs (B)"
+            )
+        );
+    }
+
+    #[test]
+    fn two_keys_without_a_kcv_cannot_be_compared_and_are_never_in_sync() {
+        let left = listing(&[
+            ("HMAC-1", None),
+            ("ZPK", Some("111111")),
+            ("ONE-SIDED", None),
+        ]);
+        let right = listing(&[
+            ("HMAC-1", None),
+            ("ZPK", Some("111111")),
+            ("ONE-SIDED", Some("222222")),
+        ]);
+
+        let out = compare("drill-primary", &left, "drill-secondary", &right);
+        assert_eq!(out["in_sync"], json!(false));
+        assert_eq!(out["different"], json!([]));
+        assert_eq!(out["unverified"], json!(["HMAC-1", "ONE-SIDED"]));
+        assert_eq!(
+            out["summary"],
+            json!(
+                "`drill-primary` and `drill-secondary` differ: 2 that cannot be compared, for \
+                 want of a KCV (HMAC-1, ONE-SIDED)"
             )
         );
     }

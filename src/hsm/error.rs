@@ -65,7 +65,8 @@ pub enum HsmError {
         count: usize,
         algorithm: &'static str,
         found: usize,
-        needed: usize,
+        /// The lengths allowed, in words: `16`, `16 or 24`, `24 (the length of component 1)`.
+        needed: String,
     },
 
     /// The module library is absent or cannot be loaded.
@@ -98,6 +99,21 @@ pub enum HsmError {
          because the token counts wrong tries and locks the PIN after a few"
     )]
     PinRejected { environment: String },
+
+    /// The token rejected this same PIN earlier in this process; it is not offered again.
+    #[error(
+        "the PIN for `{environment}` was rejected earlier in this run; custos does not try it \
+         again because the token counts tries"
+    )]
+    PinRejectedEarlier { environment: String },
+
+    /// The token flags `CKF_USER_PIN_FINAL_TRY`: one more wrong PIN locks it.
+    #[error(
+        "environment `{environment}`: the token says one more wrong PIN locks it, so custos \
+         does not log in on its own; a person logs in once with the vendor's tool (a good PIN \
+         clears the warning), or a security officer resets the PIN"
+    )]
+    PinFinalTry { environment: String },
 
     /// `CKR_PIN_LOCKED`, or the token flags the PIN as locked.
     #[error(
@@ -239,6 +255,22 @@ impl HsmError {
                 operation,
                 detail: other.to_string(),
             },
+        }
+    }
+
+    /// Whether the token refused the PIN itself (wrong, locked, expired or malformed): the same
+    /// PIN must not be offered to it again.
+    pub(crate) fn rejects_pin(&self) -> bool {
+        match self {
+            Self::PinRejected { .. } | Self::PinLocked { .. } => true,
+            Self::Pkcs11 { rv, .. } => matches!(
+                rv,
+                RvError::PinInvalid
+                    | RvError::PinLenRange
+                    | RvError::PinExpired
+                    | RvError::PinTooWeak
+            ),
+            _ => false,
         }
     }
 

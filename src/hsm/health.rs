@@ -211,6 +211,11 @@ fn open_and_login(
             report.login = Step::Failed(error.to_string());
             None
         }
+        Err(error @ (HsmError::PinFinalTry { .. } | HsmError::PinRejectedEarlier { .. })) => {
+            report.session = Step::Skipped(String::from("not opened: no login was tried"));
+            report.login = Step::Failed(error.to_string());
+            None
+        }
         Err(error) => {
             report.session = Step::Failed(error.to_string());
             report.login = Step::Skipped(String::from("no session"));

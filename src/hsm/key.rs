@@ -118,12 +118,15 @@ pub fn class_name(class: ObjectClass) -> String {
     .map_or_else(|| class.to_string(), |(_, name)| (*name).to_owned())
 }
 
-/// The word for a key type: `aes`, `tdes` (double or triple length) or the PKCS#11 name.
+/// The word for a key type: `aes`, `tdes` (double or triple length), `generic-secret` (HMAC
+/// keys among them) or the PKCS#11 name.
 pub fn key_type_name(key_type: KeyType) -> String {
     if key_type == KeyType::AES {
         String::from("aes")
     } else if key_type == KeyType::DES3 || key_type == KeyType::DES2 {
         String::from("tdes")
+    } else if key_type == KeyType::GENERIC_SECRET {
+        String::from("generic-secret")
     } else {
         key_type.to_string()
     }

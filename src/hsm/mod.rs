@@ -6,7 +6,8 @@
 //! logged-in session per environment. It waits for the answer no longer than the time limit;
 //! a module call that hangs cannot be cancelled, so the worker is abandoned and the next action
 //! starts a fresh one. Modules are initialised once per process and finalised by
-//! [`Hsm::close`]. Prompting, formatting and retry policy belong to the caller.
+//! [`Hsm::close`], or by dropping the [`HsmGuard`] a command holds, so that no way out of a
+//! command skips it. Prompting, formatting and retry policy belong to the caller.
 
 pub mod actions;
 pub mod certificate;
@@ -22,6 +23,7 @@ pub mod token;
 mod worker;
 
 use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -228,6 +230,12 @@ impl Hsm {
     /// end. If one is still inside a module call, the modules are not finalised (that call could
     /// crash) and an error says so. Drop every other `Hsm` first: modules are process-wide.
     pub fn close(mut self, timeout: Duration) -> Result<(), HsmError> {
+        self.finish(timeout)
+    }
+
+    /// [`Hsm::close`] without giving up the value, for [`HsmGuard`]'s drop. Once finished, a
+    /// second call has nothing left to close and finalises nothing.
+    fn finish(&mut self, timeout: Duration) -> Result<(), HsmError> {
         self.shut_down(timeout);
         if !self.abandoned.is_empty() {
             return Err(HsmError::CloseIncomplete {
@@ -284,5 +292,68 @@ impl Drop for Hsm {
     /// Closes the sessions (not the modules: see [`Hsm::close`]), waiting a moment for them.
     fn drop(&mut self) {
         self.shut_down(Duration::from_secs(2));
+    }
+}
+
+/// How long [`HsmGuard`] waits for sessions and hung calls before finalising.
+const GUARD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The [`Hsm`] of a command, which closes the sessions and finalises the modules when dropped.
+///
+/// Invariant: a command that talks to HSMs makes exactly one guard and keeps it for as long as
+/// it uses them, holding no other `Hsm` by then. Whatever way the command ends (success, an
+/// error returned with `?`, a panic that unwinds), the guard's drop runs `C_Finalize` once for
+/// every module the process initialised. [`HsmGuard::close`] does the same and reports what
+/// went wrong; after it, the drop has nothing left to do.
+pub struct HsmGuard {
+    hsm: Hsm,
+    /// Set by [`HsmGuard::close`], so the drop neither waits nor warns a second time.
+    closed: bool,
+}
+
+impl Default for HsmGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HsmGuard {
+    /// A fresh [`Hsm`] under the guard.
+    pub fn new() -> Self {
+        Self {
+            hsm: Hsm::new(),
+            closed: false,
+        }
+    }
+
+    /// Closes the sessions and finalises the modules now, saying what could not be done.
+    pub fn close(mut self) -> Result<(), HsmError> {
+        self.closed = true;
+        self.hsm.finish(GUARD_TIMEOUT)
+    }
+}
+
+impl Deref for HsmGuard {
+    type Target = Hsm;
+
+    fn deref(&self) -> &Hsm {
+        &self.hsm
+    }
+}
+
+impl DerefMut for HsmGuard {
+    fn deref_mut(&mut self) -> &mut Hsm {
+        &mut self.hsm
+    }
+}
+
+impl Drop for HsmGuard {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        if let Err(error) = self.hsm.finish(GUARD_TIMEOUT) {
+            tracing::warn!("closing the HSM sessions: {error}");
+        }
     }
 }

@@ -302,13 +302,16 @@ fn components_request(
     let mut components: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(count);
     for index in 1..=count {
         let component = secrets.component(label, index, count)?;
-        let needed = components
-            .first()
-            .map_or(algorithm.lengths()[0], |first| first.len());
-        let fits = if index == 1 {
-            algorithm.lengths().contains(&component.len())
-        } else {
-            component.len() == needed
+        let (fits, needed) = match components.first() {
+            None => (
+                algorithm.lengths().contains(&component.len()),
+                allowed_lengths(algorithm),
+            ),
+            Some(first) if algorithm.lengths().len() > 1 => (
+                component.len() == first.len(),
+                format!("{} (the length of component 1)", first.len()),
+            ),
+            Some(first) => (component.len() == first.len(), first.len().to_string()),
         };
         if !fits {
             return Err(HsmError::ComponentLength {
@@ -326,4 +329,68 @@ fn components_request(
         new_key,
         components,
     })
+}
+
+/// The clear key lengths `algorithm` accepts, shortest first: `16`, or `16 or 24` for TDES.
+fn allowed_lengths(algorithm: KeyAlgorithm) -> String {
+    let mut lengths = algorithm.lengths().to_vec();
+    lengths.sort_unstable();
+    let words: Vec<String> = lengths.iter().map(ToString::to_string).collect();
+    words.join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hsm::FixedSecrets;
+    use serde_json::json;
+
+    fn load(algorithm: &str, components: Vec<Vec<u8>>) -> HsmError {
+        let yaml = "environments:\n  drill:\n    module: /usr/lib/softhsm/libsofthsm2.so\n    \
+                    token: { label: custos-drill }\n    pin: { env: CUSTOS_DRILL_PIN }\n    \
+                    production: false\n";
+        let environments = Environments::parse("environments.yaml", yaml).unwrap();
+        let count = components.len();
+        let mut secrets = FixedSecrets::new().with_components("ZMK", components);
+        let params: Map<String, Value> = [
+            ("environment", json!("drill")),
+            ("label", json!("ZMK")),
+            ("id", json!("01")),
+            ("algorithm", json!(algorithm)),
+            ("components", json!(count)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        let built = build(
+            "hsm.load_components",
+            &params,
+            &environments,
+            &mut secrets,
+            true,
+        );
+        built.err().unwrap()
+    }
+
+    #[test]
+    fn a_first_tdes_component_of_a_wrong_length_names_both_lengths_tdes_accepts() {
+        let error = load("tdes", vec![vec![1; 20], vec![2; 16]]);
+        assert_eq!(
+            error.to_string(),
+            "component 1 of 2 for `ZMK` is 20 bytes long; tdes needs 16 or 24"
+        );
+
+        let error = load("tdes", vec![vec![1; 16], vec![2; 24]]);
+        assert_eq!(
+            error.to_string(),
+            "component 2 of 2 for `ZMK` is 24 bytes long; tdes needs 16 (the length of \
+             component 1)"
+        );
+
+        let error = load("aes-256", vec![vec![1; 16], vec![2; 32]]);
+        assert_eq!(
+            error.to_string(),
+            "component 1 of 2 for `ZMK` is 16 bytes long; aes-256 needs 32"
+        );
+    }
 }

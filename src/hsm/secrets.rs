@@ -3,10 +3,11 @@
 //! The HSM layer never stores a secret: it asks [`Secrets`] at the moment it needs one, holds it
 //! in a [`Zeroizing`] buffer that is wiped when dropped, and never puts it in a log line, an
 //! error or an output. [`EnvSecrets`] reads PINs from the variables named in
-//! `policies/environments.yaml`; [`FixedSecrets`] hands out fixed values for tests and drills.
+//! `policies/environments.yaml`, and in a scripted drill key components from the variables the
+//! answers file names; [`FixedSecrets`] hands out fixed values for tests.
 //! Prompting at a terminal belongs to the command line, which implements this trait itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use zeroize::{Zeroize, Zeroizing};
@@ -30,10 +31,13 @@ pub trait Secrets {
 
 /// Reads each environment's PIN from the process variable its `pin: { env: ... }` names.
 ///
-/// Components are refused: they come from custodians, never from the process environment.
+/// Components are refused unless [`EnvSecrets::with_components`] named the variables that hold
+/// them, which only a scripted drill does: in a real incident they come from their custodians.
 #[derive(Debug, Clone)]
 pub struct EnvSecrets {
     sources: HashMap<String, PinSource>,
+    /// Per key label, the variables holding its components in hex, in order (names only).
+    components: BTreeMap<String, Vec<String>>,
 }
 
 impl EnvSecrets {
@@ -44,7 +48,18 @@ impl EnvSecrets {
             .filter_map(|name| environments.get(name))
             .map(|env| (env.name.clone(), env.pin.clone()))
             .collect();
-        Self { sources }
+        Self {
+            sources,
+            components: BTreeMap::new(),
+        }
+    }
+
+    /// Reads the components of each key label from the variables named for it, in order (for a
+    /// scripted drill; the answers file names the variables).
+    #[must_use]
+    pub fn with_components(mut self, variables: BTreeMap<String, Vec<String>>) -> Self {
+        self.components = variables;
+        self
     }
 }
 
@@ -74,12 +89,34 @@ impl Secrets for EnvSecrets {
         index: usize,
         count: usize,
     ) -> Result<Zeroizing<Vec<u8>>, HsmError> {
-        Err(HsmError::ComponentUnavailable {
+        let unavailable = |reason: String| HsmError::ComponentUnavailable {
             label: label.to_owned(),
             index,
             count,
-            reason: String::from("components are entered by their custodians, not read from env"),
-        })
+            reason,
+        };
+        let Some(variables) = self.components.get(label) else {
+            return Err(unavailable(String::from(
+                "components are entered by their custodians; only a scripted drill reads them \
+                 from the variables its answers file names",
+            )));
+        };
+        let Some(variable) = index.checked_sub(1).and_then(|i| variables.get(i)) else {
+            return Err(unavailable(format!(
+                "the answers file names {} variable(s) for `{label}`",
+                variables.len()
+            )));
+        };
+
+        let value = Zeroizing::new(
+            std::env::var(variable)
+                .map_err(|_| unavailable(format!("the variable `{variable}` is not set")))?,
+        );
+        let clean: Zeroizing<String> =
+            Zeroizing::new(value.chars().filter(|c| !c.is_whitespace()).collect());
+        hex::decode(clean.as_str())
+            .map(Zeroizing::new)
+            .map_err(|_| unavailable(format!("the variable `{variable}` does not hold hex")))
     }
 }
 

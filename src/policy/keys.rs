@@ -2,19 +2,19 @@
 //! protects it, its check value and where it stands in its NIST SP 800-57 life.
 //!
 //! This module reads and checks the file (unknown parents, cycles of parents, parents that cannot
-//! protect keys, unknown environments, malformed KCVs, duplicate names and labels) and moves a key
-//! from one lifecycle state to another by rewriting only that key's `state:` word, atomically.
-//! Comparing the register with a live token is [`drift`]'s work, drawing it is [`picture`]'s, and
-//! the runbook actions `keys.lookup` and `keys.transition` are [`actions`]. Talking to the HSM is
-//! left to [`crate::hsm`].
+//! protect keys, unknown environments, malformed KCVs, duplicate names and labels). Moving keys
+//! from one lifecycle state to another, by rewriting only their `state:` values, is
+//! [`transition`]'s work; comparing the register with a live token is [`drift`]'s, drawing it is
+//! [`picture`]'s, and the runbook actions `keys.lookup` and `keys.transition` are [`actions`].
+//! Talking to the HSM is left to [`crate::hsm`].
 
 pub mod actions;
 pub mod drift;
 pub mod picture;
+pub mod transition;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
@@ -22,7 +22,7 @@ use jiff::{Span, SpanRelativeTo};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
-use thiserror::Error;
+pub use transition::{Move, Transition, TransitionError, transition};
 
 use super::environment::{PolicyError, Problem, problem_at, problem_from_yaml, suggestion};
 use crate::hsm::KcvMethod;
@@ -229,10 +229,37 @@ pub struct Key {
     pub state: State,
     /// The attributes the token must show.
     pub attributes: Attributes,
-    /// 1-based line and column of the `state:` value, where a transition rewrites it.
-    state_at: (u64, u64),
+    /// Where the `state:` value is written, which a transition rewrites.
+    state_at: StateAt,
     /// Where the `parent:` value is, for messages about it.
     parent_at: Option<(u64, u64)>,
+}
+
+/// Where a key's `state:` value is in the register's text.
+#[derive(Debug, Clone, Copy)]
+struct StateAt {
+    /// 1-based line and column (in characters), for messages.
+    line: u64,
+    column: u64,
+    /// Byte offset and length of the value as written, quotes included, when the parser knows.
+    bytes: Option<(usize, usize)>,
+}
+
+impl StateAt {
+    fn of(location: serde_saphyr::Location) -> Self {
+        let span = location.span();
+        let bytes = span
+            .byte_offset()
+            .zip(span.byte_len())
+            .and_then(|(start, length)| {
+                Some((usize::try_from(start).ok()?, usize::try_from(length).ok()?))
+            });
+        Self {
+            line: location.line(),
+            column: location.column(),
+            bytes,
+        }
+    }
 }
 
 impl Key {
@@ -287,61 +314,6 @@ impl Known {
             people,
         })
     }
-}
-
-/// Why a key could not move to another state.
-#[derive(Debug, Error)]
-pub enum TransitionError {
-    /// The register could not be read or is not valid.
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-
-    /// The key named is not in the register.
-    #[error("key `{name}` is not in {path}{}", suggestion(known), path = path.display())]
-    UnknownKey {
-        name: String,
-        path: PathBuf,
-        known: Vec<String>,
-    },
-
-    /// NIST SP 800-57 does not allow the move.
-    #[error(
-        "key `{name}` cannot move from `{from}` to `{to}`: NIST SP 800-57 allows {}",
-        allowed(*from)
-    )]
-    NotAllowed {
-        name: String,
-        from: State,
-        to: State,
-    },
-
-    /// The new register could not be written.
-    #[error("{path}: cannot write the register: {source}", path = path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn allowed(from: State) -> String {
-    let next = from.successors();
-    if next.is_empty() {
-        return format!("no move from `{from}`: it is final");
-    }
-    let words: Vec<String> = next.iter().map(|state| format!("`{state}`")).collect();
-    format!("only {}", words.join(", "))
-}
-
-/// What a transition did, for the incident log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
-    /// The key's name in the register.
-    pub name: String,
-    /// The state it was in.
-    pub from: State,
-    /// The state it is in now.
-    pub to: State,
 }
 
 #[derive(Deserialize)]
@@ -505,91 +477,6 @@ impl Register {
     }
 }
 
-/// Moves key `name` of the register at `path` to `to`, if NIST SP 800-57 allows it.
-///
-/// Only the key's `state:` word changes; comments and layout stay. The new file is written
-/// beside the old one, synced, and renamed over it, so a crash leaves one or the other whole.
-/// With `persist` false (a drill) the move is checked and returned but nothing is written.
-///
-/// Known limit: two processes moving keys of one register at the same moment can lose one
-/// move; a lock beside the register would serialise them.
-pub fn transition(
-    path: &Path,
-    known: &Known,
-    name: &str,
-    to: State,
-    persist: bool,
-) -> Result<Transition, TransitionError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let register = Register::parse(path, &text, known)?;
-    let key = register.find(name).ok_or_else(|| register.unknown(name))?;
-    let from = key.state;
-    if !from.successors().contains(&to) {
-        return Err(TransitionError::NotAllowed {
-            name: name.to_owned(),
-            from,
-            to,
-        });
-    }
-
-    let done = Transition {
-        name: key.name.clone(),
-        from,
-        to,
-    };
-    if !persist {
-        return Ok(done);
-    }
-    let rewritten = replace_word(&text, key.state_at, from.as_str(), to.as_str());
-    write_atomically(path, &rewritten).map_err(|source| TransitionError::Write {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(done)
-}
-
-/// `text` with the word `old` at 1-based `(line, column)` replaced by `new`.
-fn replace_word(text: &str, (line, column): (u64, u64), old: &str, new: &str) -> String {
-    let mut out = String::with_capacity(text.len() + new.len());
-    for (index, source) in text.split_inclusive('\n').enumerate() {
-        let here = u64::try_from(index + 1).unwrap_or(u64::MAX) == line;
-        let start = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
-        match source.get(start..) {
-            Some(rest) if here && rest.starts_with(old) => {
-                out.push_str(&source[..start]);
-                out.push_str(new);
-                out.push_str(&rest[old.len()..]);
-            }
-            _ => out.push_str(source),
-        }
-    }
-    out
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map_or_else(|| String::from("keys.yaml"), |n| n.to_string_lossy().into());
-    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
-}
-
 /// The key that holds each label, per environment: `(environment, label) -> key name`.
 type Labels = BTreeMap<(String, String), String>;
 
@@ -670,7 +557,7 @@ impl Checker<'_> {
             cryptoperiod,
             state: raw.state.value,
             attributes: raw.attributes,
-            state_at: at(raw.state.referenced),
+            state_at: StateAt::of(raw.state.referenced),
             name,
         }
     }
@@ -910,42 +797,6 @@ keys:
             Some("ZPK-1")
         );
         assert!(register.find("nothing").is_none());
-    }
-
-    #[test]
-    fn a_transition_rewrites_only_the_state_word_and_keeps_comments() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys.yaml");
-        std::fs::write(&path, TREE).unwrap();
-
-        let done =
-            transition(&path, &Known::default(), "KEK-ROOT", State::Suspended, true).unwrap();
-        assert_eq!((done.from, done.to), (State::Active, State::Suspended));
-        let expected = TREE.replace("state: active # since", "state: suspended # since");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn a_refused_transition_names_the_allowed_states_and_leaves_the_file_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys.yaml");
-        std::fs::write(&path, TREE).unwrap();
-
-        let error =
-            transition(&path, &Known::default(), "ZPK-1", State::Suspended, true).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "key `ZPK-1` cannot move from `pre-activation` to `suspended`: NIST SP 800-57 allows \
-             only `active`, `compromised`, `destroyed`"
-        );
-        let unknown =
-            transition(&path, &Known::default(), "ZPK-9", State::Active, true).unwrap_err();
-        assert!(
-            unknown.to_string().starts_with("key `ZPK-9` is not in "),
-            "{unknown}"
-        );
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), TREE);
     }
 
     #[test]

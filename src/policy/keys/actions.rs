@@ -4,14 +4,17 @@
 //! register as it is then. A transition is recorded in the incident log by the walk (its outputs
 //! go into `action_finished`) and written to the register here. In a drill the transition is
 //! checked and reported but the register is not written: the register describes the real keys,
-//! and a rehearsal never changes the record of production.
+//! and a rehearsal never changes the record of production. So that a drill's later moves are
+//! checked against its earlier ones (suspended, then back to active), the caller keeps the
+//! states a drill moved keys to and hands them back on every call ([`DrillStates`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 use thiserror::Error;
 
-use super::{KEYS, Known, Purpose, Register, State, TransitionError, transition};
+use super::{KEYS, Known, Move, Purpose, Register, State, TransitionError, transition};
 use crate::policy::environment::PolicyError;
 
 /// Why a `keys.*` action failed. None of these succeeds when simply tried again.
@@ -46,12 +49,18 @@ pub enum KeyActionError {
     UnknownAction { action: String },
 }
 
-/// Runs `keys.lookup` or `keys.transition` against the register in `policies`.
+/// The states a drill has moved keys to, by key name: never written to the register, but the
+/// state the drill's later moves start from.
+pub type DrillStates = BTreeMap<String, State>;
+
+/// Runs `keys.lookup` or `keys.transition` against the register in `policies`. In a drill,
+/// `drill` holds the drill's earlier moves and learns this one's.
 pub fn run(
     action: &str,
     params: &Map<String, Value>,
     policies: &Path,
     rehearsal: bool,
+    drill: &mut DrillStates,
 ) -> Result<Map<String, Value>, KeyActionError> {
     let path = policies.join(KEYS);
     if !path.exists() {
@@ -74,11 +83,27 @@ pub fn run(
                     super::STATES.join(", ")
                 ),
             })?;
-            let done = transition(&path, &known, &name, to, !rehearsal)?;
+            let request = Move {
+                name: &name,
+                to,
+                descendants: boolean(action, params, "descendants")?.unwrap_or(false),
+            };
+            let none = DrillStates::new();
+            let earlier = if rehearsal { &*drill } else { &none };
+            let done = transition(&path, &known, request, earlier, !rehearsal)?;
+            if rehearsal {
+                for (moved, _) in &done.moved {
+                    drill.insert(moved.clone(), done.to);
+                }
+            }
+
+            let moved: Vec<&str> = done.moved.iter().map(|(name, _)| name.as_str()).collect();
             Ok(into_map(json!({
                 "name": done.name,
                 "from": done.from.as_str(),
                 "to": done.to.as_str(),
+                "moved": moved,
+                "count": moved.len(),
                 "persisted": !rehearsal,
             })))
         }
@@ -162,6 +187,24 @@ fn text(action: &str, params: &Map<String, Value>, name: &str) -> Result<String,
     })
 }
 
+/// A boolean parameter: `true`/`false`, or the same words after templating.
+fn boolean(
+    action: &str,
+    params: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<bool>, KeyActionError> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(value)) => Ok(Some(*value)),
+        Some(Value::String(text)) if text.trim() == "true" => Ok(Some(true)),
+        Some(Value::String(text)) if text.trim() == "false" => Ok(Some(false)),
+        Some(other) => Err(KeyActionError::Parameters {
+            action: action.to_owned(),
+            problem: format!("`{name}` is `{other}`, not `true` or `false`"),
+        }),
+    }
+}
+
 fn into_map(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
@@ -197,6 +240,7 @@ mod tests {
             &params(&[("name", "ZMK-ACME-2026")]),
             dir.path(),
             true,
+            &mut DrillStates::new(),
         )
         .unwrap();
         assert_eq!(
@@ -214,14 +258,28 @@ mod tests {
     fn a_lookup_needs_exactly_one_of_name_or_parent_and_a_known_key() {
         let dir = policies();
         let both = params(&[("name", "PVK-01"), ("parent", "KEK-BACKUP")]);
-        let error = run("keys.lookup", &both, dir.path(), true).unwrap_err();
+        let error = run(
+            "keys.lookup",
+            &both,
+            dir.path(),
+            true,
+            &mut DrillStates::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "`keys.lookup`: give exactly one of `name` or `parent`"
         );
 
         let unknown = params(&[("parent", "ZMK-NOBODY")]);
-        let error = run("keys.lookup", &unknown, dir.path(), true).unwrap_err();
+        let error = run(
+            "keys.lookup",
+            &unknown,
+            dir.path(),
+            true,
+            &mut DrillStates::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             format!(
@@ -235,11 +293,59 @@ mod tests {
     fn a_transition_to_a_word_that_is_not_a_state_is_refused() {
         let dir = policies();
         let bad = params(&[("name", "PVK-01"), ("state", "retired")]);
-        let error = run("keys.transition", &bad, dir.path(), false).unwrap_err();
+        let error = run(
+            "keys.transition",
+            &bad,
+            dir.path(),
+            false,
+            &mut DrillStates::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "`keys.transition`: `state` is `retired`, not one of pre-activation, active, \
              suspended, deactivated, compromised, destroyed"
         );
+    }
+
+    #[test]
+    fn a_drill_checks_each_move_against_its_earlier_ones_without_writing_the_register() {
+        let dir = policies();
+        let before = std::fs::read_to_string(dir.path().join("keys.yaml")).unwrap();
+        let mut drill = DrillStates::new();
+        let mut go = |name: &str, state: &str, descendants: &str| {
+            let asked = params(&[
+                ("name", name),
+                ("state", state),
+                ("descendants", descendants),
+            ]);
+            run("keys.transition", &asked, dir.path(), true, &mut drill)
+        };
+
+        let suspended = go("ZMK-ACME-2026", "suspended", "false").unwrap();
+        assert_eq!(suspended["from"], json!("active"));
+        let back = go("ZMK-ACME-2026", "active", "false").unwrap();
+        assert_eq!(
+            (&back["from"], &back["to"]),
+            (&json!("suspended"), &json!("active"))
+        );
+
+        let compromised = go("ZMK-ACME-2026", "compromised", "true").unwrap();
+        assert_eq!(
+            compromised["moved"],
+            json!(["ZMK-ACME-2026", "ZPK-ACME-01", "ZPK-ACME-02"])
+        );
+        assert_eq!(compromised["count"], json!(3));
+        assert_eq!(compromised["persisted"], json!(false));
+        let destroyed = go("ZPK-ACME-01", "destroyed", "false").unwrap();
+        assert_eq!(destroyed["from"], json!("compromised"));
+
+        let error = go("ZMK-ACME-2026", "active", "maybe").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`keys.transition`: `descendants` is `\"maybe\"`, not `true` or `false`"
+        );
+        let after = std::fs::read_to_string(dir.path().join("keys.yaml")).unwrap();
+        assert_eq!(after, before);
     }
 }

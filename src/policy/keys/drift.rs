@@ -1,11 +1,12 @@
 //! Drift: how a live token differs from what the key register says it holds.
 //!
 //! The comparison is pure: it takes the register, the register environments the token stands
-//! for, and the secret keys `hsm.find` listed (plus CMAC check values where the register records
+//! for, and every object `hsm.find` listed (plus CMAC check values where the register records
 //! that method), and returns findings. Fetching those from the HSM and printing the findings are
 //! the caller's work. KCVs are compared only when both were made by the same method.
-//! Public and private keys, certificates and data objects are not compared: the register holds
-//! secret keys only (known limit: key pairs of a CA or a signing key are not compared yet).
+//! The register holds secret keys only, so a private or public key, a certificate or a data
+//! object on the token is always an unknown object (known limit: the key pair of a CA or a
+//! signing key cannot be registered yet, so it is reported on every check).
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,13 @@ use serde_json::{Value, json};
 use super::{Key, Register};
 use crate::hsm::KcvMethod;
 
-/// A secret key on the token, as `hsm.find` describes it.
+/// An object on the token, as `hsm.find` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
     /// The token label.
     pub label: String,
+    /// `secret-key`, `private-key`, `public-key`, `certificate`, `data`, or the PKCS#11 name.
+    pub class: String,
     /// `aes-128`, `aes-256`, `tdes`, or the PKCS#11 type of anything else.
     pub algorithm: String,
     /// `CKA_SENSITIVE`, when the token reports it.
@@ -27,6 +30,8 @@ pub struct Object {
     pub extractable: Option<bool>,
     /// The ECB (method 1) check value, when the key has one.
     pub kcv: Option<String>,
+    /// Why a secret key has no ECB check value (a generic or HMAC key, a refused mechanism).
+    pub kcv_unavailable: Option<String>,
 }
 
 impl Object {
@@ -45,11 +50,18 @@ impl Object {
             .flatten();
         Self {
             label: text("label"),
+            class: text("class"),
             algorithm,
             sensitive: flag("sensitive"),
             extractable: flag("extractable"),
             kcv,
+            kcv_unavailable: object["kcv_unavailable"].as_str().map(str::to_owned),
         }
+    }
+
+    /// Whether the object is a secret key, the only kind the register holds.
+    pub fn is_secret_key(&self) -> bool {
+        self.class == "secret-key"
     }
 }
 
@@ -69,8 +81,12 @@ pub enum Finding {
         token: String,
         method: KcvMethod,
     },
-    /// The token could not give a check value by the register's method.
-    KcvUnavailable { name: String, method: KcvMethod },
+    /// The token could not give a check value by the register's method, perhaps saying why.
+    KcvUnavailable {
+        name: String,
+        method: KcvMethod,
+        reason: Option<String>,
+    },
     /// The key on the token is of another type or size.
     Algorithm {
         name: String,
@@ -111,6 +127,7 @@ impl Finding {
             | Self::Algorithm { name, .. }
             | Self::Attribute { name, .. }
             | Self::NotDestroyed { name, .. } => name,
+            Self::Unknown { object } if object.label.is_empty() => "(no label)",
             Self::Unknown { object } => &object.label,
             Self::Ambiguous { label, .. } => label,
         }
@@ -127,11 +144,24 @@ impl Finding {
         };
         match self {
             Self::Missing { label, .. } => format!("label `{label}` is not on the token"),
-            Self::Unknown { object } => format!(
-                "on the token but not in the register ({}, KCV {})",
-                object.algorithm,
-                object.kcv.as_deref().map_or("none", |kcv| kcv)
+            Self::Unknown { object } if !object.is_secret_key() => format!(
+                "{} on the token but not in the register",
+                class_phrase(&object.class)
             ),
+            Self::Unknown { object } => match (&object.kcv, &object.kcv_unavailable) {
+                (Some(kcv), _) => format!(
+                    "on the token but not in the register ({}, KCV {kcv})",
+                    object.algorithm
+                ),
+                (None, Some(why)) => format!(
+                    "on the token but not in the register ({}, no KCV: {why})",
+                    object.algorithm
+                ),
+                (None, None) => format!(
+                    "on the token but not in the register ({}, KCV none)",
+                    object.algorithm
+                ),
+            },
             Self::Ambiguous { count, .. } => format!("{count} objects carry this label"),
             Self::KcvMismatch {
                 register,
@@ -142,8 +172,11 @@ impl Finding {
                 "KCV {token} on the token, {register} in the register ({})",
                 method.as_str()
             ),
-            Self::KcvUnavailable { method, .. } => {
-                format!("the token gave no {} KCV to compare", method.as_str())
+            Self::KcvUnavailable { method, reason, .. } => {
+                let why = reason
+                    .as_ref()
+                    .map_or_else(String::new, |why| format!(": {why}"));
+                format!("the token gave no {} KCV to compare{why}", method.as_str())
             }
             Self::Algorithm {
                 register, token, ..
@@ -170,6 +203,17 @@ impl Finding {
     }
 }
 
+/// An object class in words, with its article: `a private key`, `a data object`.
+fn class_phrase(class: &str) -> String {
+    match class {
+        "private-key" => String::from("a private key"),
+        "public-key" => String::from("a public key"),
+        "certificate" => String::from("a certificate"),
+        "data" => String::from("a data object"),
+        other => format!("an object of class {other}"),
+    }
+}
+
 /// The keys the register places on a token that stands for `environments`.
 pub fn expected<'a>(register: &'a Register, environments: &[String]) -> Vec<&'a Key> {
     register
@@ -183,7 +227,9 @@ pub fn expected<'a>(register: &'a Register, environments: &[String]) -> Vec<&'a 
 ///
 /// `cmac` holds the CMAC check value of each label whose register KCV uses that method, at the
 /// register's length; the token's ECB values come with `objects`. Returns the findings in
-/// register order, then the unknown objects in label order.
+/// register order, then the unknown objects in label order (secret keys before other objects
+/// of the same label). Only secret keys can be the register's keys; every other object is
+/// unknown.
 pub fn compare(
     register: &Register,
     environments: &[String],
@@ -192,7 +238,7 @@ pub fn compare(
 ) -> Vec<Finding> {
     let expected = expected(register, environments);
     let mut by_label: BTreeMap<&str, Vec<&Object>> = BTreeMap::new();
-    for object in objects {
+    for object in objects.iter().filter(|object| object.is_secret_key()) {
         by_label
             .entry(object.label.as_str())
             .or_default()
@@ -222,14 +268,18 @@ pub fn compare(
         }
     }
 
-    for (label, found) in &by_label {
-        if expected.iter().any(|key| key.label == *label) {
-            continue;
-        }
-        findings.extend(found.iter().map(|object| Finding::Unknown {
-            object: (*object).clone(),
-        }));
-    }
+    let mut unknown: Vec<&Object> = by_label
+        .iter()
+        .filter(|(label, _)| !expected.iter().any(|key| key.label == **label))
+        .flat_map(|(_, found)| found.iter().copied())
+        .chain(objects.iter().filter(|object| !object.is_secret_key()))
+        .collect();
+    unknown.sort_by(|a, b| {
+        (&a.label, !a.is_secret_key(), &a.class).cmp(&(&b.label, !b.is_secret_key(), &b.class))
+    });
+    findings.extend(unknown.into_iter().map(|object| Finding::Unknown {
+        object: object.clone(),
+    }));
     findings
 }
 
@@ -256,6 +306,10 @@ fn differences(key: &Key, object: &Object, cmac: &BTreeMap<String, String>) -> V
             None => findings.push(Finding::KcvUnavailable {
                 name: name(),
                 method: kcv.method,
+                reason: match kcv.method {
+                    KcvMethod::Ecb => object.kcv_unavailable.clone(),
+                    KcvMethod::Cmac => None,
+                },
             }),
             Some(token) if token != kcv.value => findings.push(Finding::KcvMismatch {
                 name: name(),
@@ -320,10 +374,12 @@ keys:
     fn object(label: &str, algorithm: &str, extractable: bool, kcv: &str) -> Object {
         Object {
             label: label.to_owned(),
+            class: String::from("secret-key"),
             algorithm: algorithm.to_owned(),
             sensitive: Some(true),
             extractable: Some(extractable),
             kcv: Some(kcv.to_owned()),
+            kcv_unavailable: None,
         }
     }
 
@@ -388,6 +444,44 @@ keys:
             [
                 "missing ZMK-A: label `ZMK-A` is not on the token",
                 "kcv ZPK-A: the token gave no cmac KCV to compare",
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_without_a_kcv_and_objects_of_other_classes_are_reported_as_unknown() {
+        let hmac = Object {
+            kcv: None,
+            kcv_unavailable: Some(String::from("a generic-secret key has no check value")),
+            ..object("HMAC-TEST", "generic-secret", true, "")
+        };
+        let certificate = Object {
+            class: String::from("certificate"),
+            algorithm: String::from("unknown"),
+            sensitive: None,
+            extractable: None,
+            kcv: None,
+            ..object("ZMK-A", "", false, "")
+        };
+        let data = Object {
+            label: String::new(),
+            class: String::from("data"),
+            ..certificate.clone()
+        };
+        let objects = [
+            object("ZMK-A", "aes-256", true, "111111"),
+            object("ZPK-A", "aes-128", false, "ABCDEF"),
+            hmac,
+            certificate,
+            data,
+        ];
+        assert_eq!(
+            findings(&objects, &[("ZPK-A", "2222222222")]),
+            [
+                "unknown (no label): a data object on the token but not in the register",
+                "unknown HMAC-TEST: on the token but not in the register (generic-secret, no \
+                 KCV: a generic-secret key has no check value)",
+                "unknown ZMK-A: a certificate on the token but not in the register",
             ]
         );
     }
