@@ -198,3 +198,46 @@ fn the_actions_of_a_walk_finalise_the_module_when_dropped_without_closing() {
         },
     );
 }
+
+#[test]
+fn expiry_check_finalises_the_module_it_loaded_for_a_token_certificate() {
+    let home = tempfile::tempdir().unwrap();
+    let conf = spied_project(home.path());
+    let policies = home.path().join("policies");
+    let shipped = support::cli::repo().join("policies");
+    for file in ["notify.yaml", "escalation.yaml"] {
+        std::fs::copy(shipped.join(file), policies.join(file)).unwrap();
+    }
+    std::fs::create_dir_all(policies.join("templates")).unwrap();
+    for entry in std::fs::read_dir(shipped.join("templates")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            policies.join("templates").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        policies.join("inventory.yaml"),
+        "\
+bands:
+  - { days: 30, severity: high, notify: on-call, template: expiry-warning }
+expired: { severity: critical, notify: on-call, template: expiry-expired }
+certificates:
+  signer:
+    token: { environment: drill-primary, label: no-such-certificate }
+",
+    )
+    .unwrap();
+
+    let run = spied(
+        home.path(),
+        &conf,
+        "123456",
+        &["expiry", "check", "--now", "2030-01-01"],
+    );
+
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("no-such-certificate"), "{}", run.stdout);
+    assert_finalised_once(home.path());
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use custos::expiry::references::{self, Names};
 use custos::expiry::{self, AlertStatus, Report, Row, Settings};
+use custos::hsm::HsmGuard;
 use custos::store::Store;
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -21,6 +22,8 @@ use serde_json::json;
 
 use super::notify::load_policy;
 
+/// How long the modules may take to finalise once the check is done.
+const FINALISE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a token may take to answer before it counts as unreachable.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -78,6 +81,8 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
         token_timeout: TOKEN_TIMEOUT,
     };
     let preview = now.is_some() && !*drill;
+    // Certificates on tokens load their modules; the guard finalises them on every way out.
+    let modules = HsmGuard::new();
     let report = if preview {
         let store = store.exists().then(|| Store::open(store)).transpose()?;
         expiry::preview(store.as_ref(), &inventory, &settings)
@@ -85,6 +90,8 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
         let mut store = Store::open(store)?;
         expiry::check(&mut store, &policy, &inventory, &settings)?
     };
+
+    finalise(modules);
 
     if *json {
         print_json(&report, settings.now)?;
@@ -116,6 +123,31 @@ fn parse_now(text: &str) -> Result<Timestamp, String> {
     text.parse::<Timestamp>().map_err(|_| {
         format!("`{text}` is neither a date like 2027-03-01 nor a time like 2027-03-01T09:00:00Z")
     })
+}
+
+/// Finalises the modules the check loaded. A certificate read that timed out may have left a
+/// module call hanging, and `C_Finalize` could then wait for it, so the wait is bounded: a
+/// monitoring job must end even when an HSM does not answer.
+fn finalise(modules: HsmGuard) {
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    let closing = std::thread::Builder::new()
+        .name(String::from("custos-hsm-finalise"))
+        .spawn(move || {
+            let _ = reply.send(modules.close());
+        });
+    if closing.is_err() {
+        eprintln!("custos: could not start the thread that finalises the PKCS#11 modules");
+        return;
+    }
+
+    match answer.recv_timeout(FINALISE_TIMEOUT) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => eprintln!("custos: {error}"),
+        Err(_) => eprintln!(
+            "custos: the PKCS#11 modules did not finalise within {FINALISE_TIMEOUT:?}; exiting \
+             without them"
+        ),
+    }
 }
 
 fn print_json(report: &Report, now: Timestamp) -> anyhow::Result<()> {
