@@ -1,8 +1,11 @@
 //! The time a walk runs on: the real clock, or a drill's clock set to another moment.
 //!
 //! A drill started with `--now` runs from that moment at the real pace, so time-based
-//! escalations replay the same way every time the drill is run.
+//! escalations replay the same way every time the drill is run. The drill records the offset
+//! from real time (`clock_set`), so a resume or an approval from another terminal runs on the
+//! drill's clock too ([`Clock::of_incident`]); a real incident always runs on the real clock.
 
+use crate::store::{Event, EventRecord};
 use jiff::{SignedDuration, Timestamp};
 
 /// A clock that may run shifted from the real one.
@@ -22,6 +25,29 @@ impl Clock {
         Self {
             offset: start.duration_since(Timestamp::now()),
         }
+    }
+
+    /// A clock `offset` ahead of the real one (behind, when negative).
+    pub fn with_offset(offset: SignedDuration) -> Self {
+        Self { offset }
+    }
+
+    /// The clock an incident runs on, from its log: a drill's `clock_set` offset, else real.
+    pub fn of_incident(records: &[EventRecord]) -> Self {
+        let rehearsal = records.first().is_some_and(|first| first.rehearsal);
+        let offset = records.iter().find_map(|record| match record.event {
+            Event::ClockSet { offset_ms } => Some(SignedDuration::from_millis(offset_ms)),
+            _ => None,
+        });
+        match offset {
+            Some(offset) if rehearsal => Self::with_offset(offset),
+            _ => Self::real(),
+        }
+    }
+
+    /// How far this clock runs from the real one, in whole milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        i64::try_from(self.offset.as_millis()).unwrap_or(0)
     }
 
     /// The time on this clock.
