@@ -16,13 +16,19 @@ use support::cli::{Run, custos, repo};
 /// The drill PIN of the tokens `scripts/rehearsal-tokens` makes.
 const DRILL_PIN: &str = "123456";
 
-/// The environment variables the answers files name, with the drill roster's passphrases.
-const PASSPHRASES: [(&str, &str); 5] = [
+/// The environment variables the answers files name, with the drill roster's passphrases, and
+/// the variables an initiator's passphrase is read from by default.
+const PASSPHRASES: [(&str, &str); 10] = [
     ("ALICE_PASS", "alice-drill-passphrase"),
     ("BOB_PASS", "bob-drill-passphrase"),
     ("CAROL_PASS", "carol-drill-passphrase"),
     ("DAVE_PASS", "dave-drill-passphrase"),
     ("ERIN_PASS", "erin-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_ALICE", "alice-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_FRANK", "frank-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_BOB", "bob-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_ERIN", "erin-drill-passphrase"),
 ];
 
 /// Fresh drill tokens and an empty incident log, both in a temporary directory.

@@ -119,7 +119,6 @@ fn start(
         return Ok(ExitCode::from(INVALID));
     }
 
-    let mut store = Store::open(&globals.store_path())?;
     let mut gates = PolicyGates::load(&globals.policies)?;
     let mut responder = match responder(walk, rehearsal, "INC-N")? {
         Ok(responder) => responder,
@@ -135,6 +134,7 @@ fn start(
     } else {
         None
     };
+    let mut store = Store::open(&globals.store_path())?;
     let start = Start {
         loaded: &loaded,
         actor: &actor,

@@ -181,7 +181,8 @@ fn wrap(text: &str, width: usize) -> String {
     out
 }
 
-/// Whether a key event asks to stop waiting: Enter, Esc or Ctrl-C.
+/// Whether a key event asks to stop waiting: Enter (a line feed in raw mode reads as Ctrl-J),
+/// Esc or Ctrl-C.
 fn is_back(key: &Key) -> bool {
     let Key::Key(key) = key else {
         return false;
@@ -189,8 +190,9 @@ fn is_back(key: &Key) -> bool {
     if key.kind != KeyEventKind::Press {
         return false;
     }
-    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-    matches!(key.code, KeyCode::Enter | KeyCode::Esc) || ctrl_c
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let ctrl_key = ctrl && matches!(key.code, KeyCode::Char('c' | 'j'));
+    matches!(key.code, KeyCode::Enter | KeyCode::Esc) || ctrl_key
 }
 
 /// Watches the keyboard for up to `pause`; `true` when the person asked to go back.

@@ -14,7 +14,8 @@
 //!       - { wait: true }                  # wait for `custos approve` from another terminal
 //! participants:                           # a ceremony's participants and their roles
 //!   - { person: alice, role: custodian }
-//! initiator: { passphrase_env: DAVE_PASS }  # the `--as` person's passphrase, when asked
+//! initiator: { passphrase_env: DAVE_PASS }  # the `--as` person's passphrase, when asked;
+//!                                           # `CUSTOS_PASSPHRASE_DAVE` if not given
 //! ```
 //!
 //! Visits are counted from the log, so a resumed walk picks up the answer for the visit it is
@@ -204,16 +205,15 @@ pub fn scripted_approval_refused(incident: &str, node: &str) -> String {
 
 impl Responder for Script {
     fn authenticate(&mut self, person: &str) -> Result<Zeroizing<String>, Stop> {
-        let Some(initiator) = &self.answers.initiator else {
-            return Err(Stop::Invalid(format!(
-                "`{person}` must authenticate to open this incident; give the variable that \
-                 holds their passphrase in the answers file: `initiator: {{ passphrase_env: VAR }}`"
-            )));
+        let variable = match &self.answers.initiator {
+            Some(initiator) => initiator.passphrase_env.clone(),
+            None => crate::approval::passphrase_variable(person),
         };
-        let variable = &initiator.passphrase_env;
-        std::env::var(variable).map(Zeroizing::new).map_err(|_| {
+        std::env::var(&variable).map(Zeroizing::new).map_err(|_| {
             Stop::Invalid(format!(
-                "the environment variable `{variable}` for `{person}`'s passphrase is not set"
+                "`{person}` must authenticate to open this incident, and the environment \
+                 variable `{variable}` for their passphrase is not set (the answers file may \
+                 name another: `initiator: {{ passphrase_env: VAR }}`)"
             ))
         })
     }
