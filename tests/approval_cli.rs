@@ -169,6 +169,28 @@ fn naming_an_approval_node_the_incident_is_not_at_exits_2() {
         "custos: incident `INC-1` is not waiting at node `approve_record`; it is at \
          `approve_generation`\n"
     );
+
+    // The attempt is in the log all the same.
+    let last = Store::open(&setup.store)
+        .unwrap()
+        .events(&setup.incident)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let Event::ApprovalRefused {
+        node,
+        person,
+        reason,
+        ..
+    } = last.event
+    else {
+        panic!("expected a logged refusal, got {:?}", last.event);
+    };
+    assert_eq!((node.as_str(), person.as_str()), ("approve_record", "bob"));
+    assert_eq!(
+        reason,
+        "not waiting: the incident is not at `approve_record`; it is at `approve_generation`"
+    );
 }
 
 #[test]
