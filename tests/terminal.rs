@@ -213,6 +213,7 @@ fn enter_while_waiting_goes_back_to_the_approval_menu() {
     session.exp_string("Press Enter to go back to the menu.").unwrap();
     session.exp_string("waiting at `approve`").unwrap();
     session.send("\r").unwrap();
+    session.flush().unwrap();
     answer(&mut session, "Approval:", "Pause");
     session
         .exp_string("custos: INC-1 stopped at `approve`: paused by the responder")
