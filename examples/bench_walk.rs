@@ -239,7 +239,12 @@ impl Gates for NoGates {
     }
 
     // The generated runbook has no `person` fields and is no ceremony.
-    fn people(&self, _: &WalkContext<'_>, _: &[Input], _: &Map<String, Value>) -> Result<(), String> {
+    fn people(
+        &self,
+        _: &WalkContext<'_>,
+        _: &[Input],
+        _: &Map<String, Value>,
+    ) -> Result<(), String> {
         Ok(())
     }
 

@@ -261,10 +261,7 @@ fn two_distinct_custodians_meet_the_quorum_and_a_third_is_told_it_is_met() {
         "the approval at node `approve_generation` of incident `INC-1` already has its 2 \
          approvals (bob, erin); nothing is left to approve"
     );
-    let Event::ApprovalRefused {
-        person, reason, ..
-    } = last(&store, &incident)
-    else {
+    let Event::ApprovalRefused { person, reason, .. } = last(&store, &incident) else {
         panic!("the late attempt is logged as a refusal");
     };
     assert_eq!(person, "alice");
@@ -431,11 +428,20 @@ fn in_a_real_incident_an_approval_from_the_initiators_account_is_refused() {
         origin: origin("ops-1", "pts/1"),
         credential: fingerprint("alice").unwrap(),
     };
-    store.append(&incident, "alice", at(0), &[authenticated]).unwrap();
+    store
+        .append(&incident, "alice", at(0), &[authenticated])
+        .unwrap();
     enter(&mut store, &incident, GENERATION, 1);
 
     // `origin` gives every host the OS user `ops`: bob at another terminal of alice's account.
-    let result = try_as(&mut store, &roster(), &incident, "bob", &passphrase("bob"), 2);
+    let result = try_as(
+        &mut store,
+        &roster(),
+        &incident,
+        "bob",
+        &passphrase("bob"),
+        2,
+    );
     assert_eq!(
         refusal(result).to_string(),
         "same account as the initiator: this approval comes from `ops@ops-1`, where the person \

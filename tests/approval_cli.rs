@@ -293,3 +293,28 @@ fn approvals_from_two_other_processes_reach_a_walker_that_holds_the_log_open_and
     let verification = walker.verify(&setup.incident, None).unwrap();
     assert!(verification.problems.is_empty(), "{verification:?}");
 }
+
+#[test]
+fn an_approval_over_ssh_records_the_client_address_in_its_origin() {
+    let setup = setup();
+    let run = custos()
+        .args(["--store", &setup.store.display().to_string()])
+        .args(["--policies", &setup.policies().display().to_string()])
+        .args(["approve", "INC-1", "--as", "bob", "--passphrase-env", "P"])
+        .env("P", passphrase("bob"))
+        .env("SSH_CLIENT", "10.20.30.40 52100 22")
+        .env("SSH_CONNECTION", "10.20.30.40 52100 10.0.0.1 22")
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let last = Store::open(&setup.store)
+        .unwrap()
+        .events(&setup.incident)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let Event::ApprovalGranted { origin, .. } = last.event else {
+        panic!("expected a grant, got {:?}", last.event);
+    };
+    assert_eq!(origin.ssh_client.as_deref(), Some("10.20.30.40"));
+}

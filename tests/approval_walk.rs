@@ -100,7 +100,11 @@ fn the_walker_waits_for_an_approval_from_another_process_and_then_closes() {
 }
 
 /// `custos drill` of the dual-control fixture with `args`, its passphrase variables in `env`.
-fn start_dual_control(store: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> support::cli::Run {
+fn start_dual_control(
+    store: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> support::cli::Run {
     let dir = store.parent().unwrap();
     let answers = dir.join("prepare-only.yaml");
     std::fs::write(&answers, "nodes:\n  prepare: {}\n").unwrap();
@@ -144,7 +148,11 @@ fn an_initiator_with_a_wrong_passphrase_or_outside_the_roster_opens_nothing() {
         "custos: `alice` did not authenticate, so the incident was not opened: wrong passphrase\n"
     );
 
-    let run = start_dual_control(&store, &["--as", "root"], &[("CUSTOS_PASSPHRASE_ROOT", "x")]);
+    let run = start_dual_control(
+        &store,
+        &["--as", "root"],
+        &[("CUSTOS_PASSPHRASE_ROOT", "x")],
+    );
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,

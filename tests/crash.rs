@@ -192,7 +192,10 @@ fn walks_killed_at_random_points_resume_with_every_acknowledged_move_kept() {
 
         let expected: Vec<String> = (0..=NODES).map(|index| format!("n{index}")).collect();
         let (entered_after, values_after) = recorded(&store, &id);
-        assert_eq!(entered_after, expected, "seed {seed}: {id} path after resume");
+        assert_eq!(
+            entered_after, expected,
+            "seed {seed}: {id} path after resume"
+        );
         let expected_values: Vec<(String, String)> = (0..NODES)
             .step_by(2)
             .map(|index| (format!("n{index}"), format!("v{index}")))

@@ -77,7 +77,10 @@ fn a_walker_killed_while_sending_a_notify_nodes_mail_sends_it_once_after_resumin
         if outbox.iter().any(|n| n.state == NotificationState::Sending) {
             break;
         }
-        assert!(Instant::now() < deadline, "the walker never started sending");
+        assert!(
+            Instant::now() < deadline,
+            "the walker never started sending"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     walker.kill().unwrap(); // SIGKILL, in the middle of the SMTP exchange

@@ -214,7 +214,10 @@ fn passwd_replaces_the_hash_so_only_the_new_passphrase_verifies() {
     assert_eq!(run.stderr, "custos: the passphrase of `bob` is changed\n");
 
     let bob = load(&policies).person("bob").cloned().unwrap();
-    assert!(roster::verify_passphrase(&bob.credential, "bob-new-passphrase"));
+    assert!(roster::verify_passphrase(
+        &bob.credential,
+        "bob-new-passphrase"
+    ));
     assert!(!roster::verify_passphrase(
         &bob.credential,
         "bob-long-passphrase"
@@ -230,7 +233,14 @@ fn passwd_without_the_right_current_passphrase_changes_nothing() {
     let before = std::fs::read_to_string(policies.join("roster.yaml")).unwrap();
     let run = roster_with(
         &policies,
-        &["passwd", "bob", "--old-passphrase-env", "OLD", "--passphrase-env", "P"],
+        &[
+            "passwd",
+            "bob",
+            "--old-passphrase-env",
+            "OLD",
+            "--passphrase-env",
+            "P",
+        ],
         &[("OLD", "not-bobs-passphrase"), ("P", "bob-new-passphrase")],
     );
     assert_eq!(run.code, 1);
@@ -297,9 +307,15 @@ fn a_security_officer_resets_a_passphrase_and_the_roster_says_who_and_when() {
 
     let run = reset("carol", "carol-long-passphrase");
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.stderr, "custos: the passphrase of `bob` is reset by `carol`\n");
+    assert_eq!(
+        run.stderr,
+        "custos: the passphrase of `bob` is reset by `carol`\n"
+    );
     let bob = load(&policies).person("bob").cloned().unwrap();
-    assert!(roster::verify_passphrase(&bob.credential, "bob-reset-passphrase"));
+    assert!(roster::verify_passphrase(
+        &bob.credential,
+        "bob-reset-passphrase"
+    ));
     assert_eq!(bob.changed.unwrap().to_string(), today());
     assert_eq!(bob.reset_by.as_deref(), Some("carol"));
     let text = std::fs::read_to_string(policies.join("roster.yaml")).unwrap();

@@ -122,7 +122,10 @@ fn refused(run: &Run, reason: &str) {
 #[test]
 fn two_different_custodians_holding_no_other_component_are_recorded() {
     let scene = Scene::new();
-    let run = scene.drill("record-holders.yaml", &holders("ZMK-ACME-2027", "alice", "bob"));
+    let run = scene.drill(
+        "record-holders.yaml",
+        &holders("ZMK-ACME-2027", "alice", "bob"),
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         scene
@@ -134,7 +137,10 @@ fn two_different_custodians_holding_no_other_component_are_recorded() {
 #[test]
 fn one_person_named_for_two_components_is_refused_and_nothing_is_recorded() {
     let scene = Scene::new();
-    let run = scene.drill("record-holders.yaml", &holders("ZMK-ACME-2027", "alice", "alice"));
+    let run = scene.drill(
+        "record-holders.yaml",
+        &holders("ZMK-ACME-2027", "alice", "alice"),
+    );
     refused(
         &run,
         "`alice` is named in both `custodian_a` and `custodian_b`: one person may not hold two \
@@ -147,7 +153,10 @@ fn one_person_named_for_two_components_is_refused_and_nothing_is_recorded() {
 fn a_custodian_who_holds_another_component_of_the_key_is_refused() {
     // The shipped roster gives bob component B of ZMK-ACME-2026.
     let scene = Scene::new();
-    let run = scene.drill("record-holders.yaml", &holders("ZMK-ACME-2026", "bob", "alice"));
+    let run = scene.drill(
+        "record-holders.yaml",
+        &holders("ZMK-ACME-2026", "bob", "alice"),
+    );
     refused(
         &run,
         "`custodian_a`: `bob` holds component B of `ZMK-ACME-2026` and may not be recorded as the \
@@ -163,7 +172,10 @@ fn a_person_field_naming_someone_outside_the_roster_is_refused() {
     let run = scene.drill("record-holders.yaml", answers);
     refused(&run, "`witness`: `mallory` is not in the roster");
 
-    let run = scene.drill("record-holders.yaml", &holders("ZMK-X", "\"Alice Andrade\"", "bob"));
+    let run = scene.drill(
+        "record-holders.yaml",
+        &holders("ZMK-X", "\"Alice Andrade\"", "bob"),
+    );
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains(
@@ -216,7 +228,10 @@ fn a_ceremonys_participants_must_be_distinct_people_of_the_roster_in_roles_they_
         .env("CUSTOS_STORE", scene.path("incidents.sqlite"))
         .arg("incidents")
         .run();
-    assert!(list.stderr.starts_with("custos: no incidents in "), "{list:?}");
+    assert!(
+        list.stderr.starts_with("custos: no incidents in "),
+        "{list:?}"
+    );
 
     let run = scene.drill(
         "tiny-ceremony.yaml",
@@ -226,7 +241,11 @@ fn a_ceremonys_participants_must_be_distinct_people_of_the_roster_in_roles_they_
         ),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(scene.log("INC-1").contains(r#""type":"participants_recorded""#));
+    assert!(
+        scene
+            .log("INC-1")
+            .contains(r#""type":"participants_recorded""#)
+    );
 }
 
 /// The messages of the validator for `source`.
@@ -260,8 +279,11 @@ fn the_validator_reads_person_fields_and_their_components() {
         problems(&same),
         ["`custodian_a` and `custodian_b` both hold component A of the key in input `zmk_label`"]
     );
-    let person_input =
-        HOLDERS.replacen("zmk_label: { prompt: Label of the key }", "zmk_label: { prompt: Who, type: person }", 1);
+    let person_input = HOLDERS.replacen(
+        "zmk_label: { prompt: Label of the key }",
+        "zmk_label: { prompt: Who, type: person }",
+        1,
+    );
     let found = problems(&person_input);
     assert!(
         found
@@ -294,6 +316,10 @@ fn the_shipped_zmk_compromise_runbook_names_its_custodians_as_roster_people() {
         .collect();
     assert_eq!(
         holders,
-        [("custodian_a", "A"), ("custodian_b", "B"), ("custodian_c", "C")]
+        [
+            ("custodian_a", "A"),
+            ("custodian_b", "B"),
+            ("custodian_c", "C")
+        ]
     );
 }

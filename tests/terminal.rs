@@ -127,7 +127,12 @@ fn pausing_at_a_decision_leaves_the_incident_open() {
 
 /// `custos drill RUNBOOK --as PERSON` in a pseudo-terminal, with the shipped policies (and
 /// their roster) unless `policies` names others, and `env` set.
-fn drill_with(runbook: &str, store: &std::path::Path, policies: &str, env: &[(&str, &str)]) -> PtySession {
+fn drill_with(
+    runbook: &str,
+    store: &std::path::Path,
+    policies: &str,
+    env: &[(&str, &str)],
+) -> PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_custos"));
     command
         .current_dir(repo())
@@ -174,13 +179,19 @@ fn the_walker_waits_for_approvals_from_other_terminals_and_goes_on_by_itself() {
     let mut session = drill_with("tests/fixtures/dual-control.yaml", &store, "policies", &[]);
 
     session.exp_string("checks that you are dave.").unwrap();
-    answer(&mut session, "Passphrase for dave:", "dave-drill-passphrase");
+    answer(
+        &mut session,
+        "Passphrase for dave:",
+        "dave-drill-passphrase",
+    );
     answer(&mut session, "When the step is done:", "");
     answer(&mut session, "Approval:", "Wait");
     session
         .exp_string("From another terminal: custos approve INC-1 approve --as PERSON")
         .unwrap();
-    session.exp_string("Press Enter to go back to the menu.").unwrap();
+    session
+        .exp_string("Press Enter to go back to the menu.")
+        .unwrap();
 
     // Long enough for several rounds of polling with nothing to find.
     std::thread::sleep(std::time::Duration::from_millis(1500));
@@ -190,7 +201,11 @@ fn the_walker_waits_for_approvals_from_other_terminals_and_goes_on_by_itself() {
 
     // The quorum is met without a key pressed; the walk asks for a note and goes on.
     answer(&mut session, "Before going on:", "Add");
-    answer(&mut session, "Note:", "bob and erin approved from the vault room");
+    answer(
+        &mut session,
+        "Note:",
+        "bob and erin approved from the vault room",
+    );
     answer(&mut session, "Before going on:", "");
     session.exp_string("closed at `done`: completed").unwrap();
     session.exp_eof().unwrap();
@@ -207,10 +222,16 @@ fn enter_while_waiting_goes_back_to_the_approval_menu() {
     let store = dir.path().join("incidents.sqlite");
     let mut session = drill_with("tests/fixtures/dual-control.yaml", &store, "policies", &[]);
 
-    answer(&mut session, "Passphrase for dave:", "dave-drill-passphrase");
+    answer(
+        &mut session,
+        "Passphrase for dave:",
+        "dave-drill-passphrase",
+    );
     answer(&mut session, "When the step is done:", "");
     answer(&mut session, "Approval:", "Wait");
-    session.exp_string("Press Enter to go back to the menu.").unwrap();
+    session
+        .exp_string("Press Enter to go back to the menu.")
+        .unwrap();
     session.exp_string("waiting at `approve`").unwrap();
     session.send("\r").unwrap();
     session.flush().unwrap();
@@ -275,7 +296,10 @@ fn notes_are_offered_after_an_action_and_a_notification() {
     let store = dir.path().join("incidents.sqlite");
 
     let conf = conf.display().to_string();
-    let env = [("SOFTHSM2_CONF", conf.as_str()), ("CUSTOS_DRILL_PIN", "123456")];
+    let env = [
+        ("SOFTHSM2_CONF", conf.as_str()),
+        ("CUSTOS_DRILL_PIN", "123456"),
+    ];
     let mut session = drill_with(
         runbook.to_str().unwrap(),
         &store,
@@ -294,6 +318,9 @@ fn notes_are_offered_after_an_action_and_a_notification() {
     session.exp_string("closed at `done`: resolved").unwrap();
     session.exp_eof().unwrap();
 
-    assert_eq!(notes_at(&store, "check"), ["the front panel shows green too"]);
+    assert_eq!(
+        notes_at(&store, "check"),
+        ["the front panel shows green too"]
+    );
     assert_eq!(notes_at(&store, "tell"), ["also told the CEO by phone"]);
 }

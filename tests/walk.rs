@@ -468,7 +468,11 @@ fn the_incident_list_and_the_log_of_an_incident_with_approvals_fit_in_80_columns
     }
     let log = scene.custos(&["log", "INC-2"]);
     assert!(log.stdout.contains("approval_granted"), "{}", log.stdout);
-    assert!(log.stdout.contains("initiator_authenticated"), "{}", log.stdout);
+    assert!(
+        log.stdout.contains("initiator_authenticated"),
+        "{}",
+        log.stdout
+    );
 
     // `--json` keeps each event whole on one line.
     let json = scene.custos(&["log", "INC-2", "--json"]);
@@ -532,7 +536,10 @@ fn an_approval_from_another_terminal_is_stamped_on_the_drills_clock() {
     let granted = log.last().unwrap();
     assert_eq!(granted["event"]["type"], "approval_granted");
     assert!(
-        granted["at"].as_str().unwrap().starts_with("2030-01-01T00:0"),
+        granted["at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2030-01-01T00:0"),
         "{granted}"
     );
 }
@@ -549,7 +556,13 @@ fn a_real_incident_refuses_approvals_from_an_answers_file() {
         .current_dir(repo())
         .env("CUSTOS_STORE", scene.store())
         .env("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase")
-        .args(["run", "tests/fixtures/dual-control.yaml", "--as", "dave", "--answers"])
+        .args([
+            "run",
+            "tests/fixtures/dual-control.yaml",
+            "--as",
+            "dave",
+            "--answers",
+        ])
         .arg(&answers)
         .run();
     assert_eq!(run.code, 2);
@@ -568,12 +581,22 @@ fn a_real_incident_refuses_approvals_from_an_answers_file() {
 #[test]
 fn a_real_incident_scripted_to_wait_stops_for_custodians_at_their_own_terminals() {
     let scene = Scene::new();
-    let answers = scene.answers("a.yaml", "nodes:\n  prepare: {}\n  approve:\n    approvals: [{ wait: true }]\n");
+    let answers = scene.answers(
+        "a.yaml",
+        "nodes:\n  prepare: {}\n  approve:\n    approvals: [{ wait: true }]\n",
+    );
     let run = custos()
         .current_dir(repo())
         .env("CUSTOS_STORE", scene.store())
         .env("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase")
-        .args(["run", "tests/fixtures/dual-control.yaml", "--as", "dave", "--wait", "0"])
+        .args([
+            "run",
+            "tests/fixtures/dual-control.yaml",
+            "--as",
+            "dave",
+            "--wait",
+            "0",
+        ])
         .arg("--answers")
         .arg(&answers)
         .run();
@@ -630,7 +653,11 @@ fn a_store_this_user_cannot_write_is_refused_once_with_exit_2() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    let user = if root { "nobody".to_owned() } else { custos::store::os_user() };
+    let user = if root {
+        "nobody".to_owned()
+    } else {
+        custos::store::os_user()
+    };
     let expected = format!(
         "custos: the store `{}` is not writable by user {user}: the file is owned by uid ",
         store.display()

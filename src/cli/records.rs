@@ -283,8 +283,14 @@ mod tests {
     fn long_text_and_long_words_fit_the_width_with_the_indent() {
         let text = format!("short words {} more words after", "x".repeat(150));
         let lines = fit(&text, "    ", "    ", 40);
-        assert!(lines.iter().all(|line| line.chars().count() <= 40), "{lines:?}");
-        assert!(lines.iter().all(|line| line.starts_with("    ")), "{lines:?}");
+        assert!(
+            lines.iter().all(|line| line.chars().count() <= 40),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().all(|line| line.starts_with("    ")),
+            "{lines:?}"
+        );
         let joined: String = lines.concat().split_whitespace().collect();
         assert_eq!(joined, text.split_whitespace().collect::<String>());
     }
