@@ -423,7 +423,7 @@ fn the_log_prints_every_event_with_its_actor() {
     ));
     assert!(
         run.stdout
-            .contains(" alice answer_given\n       node=located option=no next=search\n"),
+            .contains(" alice answer_given node=located option=no next=search\n"),
         "{}",
         run.stdout
     );
@@ -503,7 +503,8 @@ fn a_drill_resumed_without_now_keeps_the_clock_it_was_opened_with() {
     assert_eq!(run.code, 0, "{}", run.stderr);
 
     let log = scene.log("INC-1");
-    assert_eq!(log[1]["event"]["type"], "clock_set");
+    let offset = log[0]["event"]["clock_offset_ms"].as_i64().unwrap();
+    assert!(offset > 2_000_000_000, "a clock set years ahead: {offset}");
     for event in &log {
         let at = event["at"].as_str().unwrap();
         assert!(at.starts_with("2030-01-01T00:0"), "{event}");

@@ -185,8 +185,8 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     writeln!(out, "SHA-256 {}", incident.runbook_sha256)?;
     writeln!(out)?;
 
-    // Each event: its number, time, actor and kind on one line, then its fields indented below,
-    // wrapped to 80 columns (`--json` has every field on one line).
+    // Each event: its number, time, actor, kind and fields, wrapped to 80 columns with the
+    // continuation indented (`--json` has every field on one line).
     for record in &records {
         let event = serde_json::to_value(&record.event).unwrap_or_default();
         let mut fields = event.as_object().cloned().unwrap_or_default();
@@ -194,15 +194,6 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
             .shift_remove("type")
             .and_then(|kind| kind.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let head = format!(
-            "{:>4} {} {} {kind}",
-            record.seq,
-            record.at.strftime("%Y-%m-%d %H:%M:%S"),
-            record.actor,
-        );
-        for line in fit(&head, "", "       ", WIDTH) {
-            writeln!(out, "{line}")?;
-        }
         let detail: Vec<String> = fields
             .iter()
             .map(|(key, value)| match value {
@@ -210,10 +201,13 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                 other => format!("{key}={other}"),
             })
             .collect();
-        if detail.is_empty() {
-            continue;
-        }
-        for line in fit(&detail.join(" "), "       ", "       ", WIDTH) {
+        let head = format!(
+            "{:>4} {} ",
+            record.seq,
+            record.at.strftime("%Y-%m-%d %H:%M:%S")
+        );
+        let text = format!("{} {kind} {}", record.actor, detail.join(" "));
+        for line in fit(&text, &head, "       ", WIDTH) {
             writeln!(out, "{line}")?;
         }
     }

@@ -2,8 +2,9 @@
 //!
 //! A drill started with `--now` runs from that moment at the real pace, so time-based
 //! escalations replay the same way every time the drill is run. The drill records the offset
-//! from real time (`clock_set`), so a resume or an approval from another terminal runs on the
-//! drill's clock too ([`Clock::of_incident`]); a real incident always runs on the real clock.
+//! from real time in `incident_opened` (`clock_offset_ms`), so a resume or an approval from
+//! another terminal runs on the drill's clock too ([`Clock::of_incident`]); a real incident
+//! always runs on the real clock.
 
 use crate::store::{Event, EventRecord};
 use jiff::{SignedDuration, Timestamp};
@@ -32,17 +33,17 @@ impl Clock {
         Self { offset }
     }
 
-    /// The clock an incident runs on, from its log: a drill's `clock_set` offset, else real.
+    /// The clock an incident runs on, from its log: a drill's recorded offset, else real.
     pub fn of_incident(records: &[EventRecord]) -> Self {
-        let rehearsal = records.first().is_some_and(|first| first.rehearsal);
-        let offset = records.iter().find_map(|record| match record.event {
-            Event::ClockSet { offset_ms } => Some(SignedDuration::from_millis(offset_ms)),
+        let offset = records.first().and_then(|first| match first.event {
+            Event::IncidentOpened {
+                rehearsal: true,
+                clock_offset_ms: Some(offset),
+                ..
+            } => Some(SignedDuration::from_millis(offset)),
             _ => None,
         });
-        match offset {
-            Some(offset) if rehearsal => Self::with_offset(offset),
-            _ => Self::real(),
-        }
+        offset.map_or_else(Self::real, Self::with_offset)
     }
 
     /// How far this clock runs from the real one, in whole milliseconds.

@@ -147,7 +147,7 @@ pub struct Start<'a> {
     /// Who opens it: the actor of its first events.
     pub actor: &'a str,
     pub rehearsal: bool,
-    /// The clock it runs on; a drill's set clock is recorded as `clock_set`.
+    /// The clock it runs on; a drill's set clock is recorded in `incident_opened`.
     pub clock: Clock,
     /// Set when the initiator authenticated.
     pub initiator: Option<InitiatorProof>,
@@ -192,13 +192,12 @@ pub fn open(
         Vec::new()
     };
 
-    let incident = store.open_incident(&opening, clock.now())?;
+    let incident = if rehearsal && clock.is_set() {
+        store.open_drill_on_clock(&opening, clock.now(), clock.offset_ms())?
+    } else {
+        store.open_incident(&opening, clock.now())?
+    };
     let mut first = Vec::new();
-    if rehearsal && clock.is_set() {
-        first.push(Event::ClockSet {
-            offset_ms: clock.offset_ms(),
-        });
-    }
     if let Some(proof) = &start.initiator {
         first.push(Event::InitiatorAuthenticated {
             person: proof.person.clone(),

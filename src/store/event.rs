@@ -21,6 +21,10 @@ pub enum Event {
         severity: String,
         rehearsal: bool,
         inputs: Map<String, Value>,
+        /// A drill opened with its clock set: the clock reads real time plus this many
+        /// milliseconds, on every event of the drill, across resumes and approvals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock_offset_ms: Option<i64>,
     },
     /// The walk arrived at a node.
     NodeEntered { node: String },
@@ -109,9 +113,6 @@ pub enum Event {
         origin: Origin,
         credential: String,
     },
-    /// A drill's clock was set: it reads real time plus `offset_ms` milliseconds, on every
-    /// event of the drill, across resumes and approvals from other terminals.
-    ClockSet { offset_ms: i64 },
     /// An escalation rule fell due and queued `notification`; each rule fires once per incident.
     /// `rule` is the rule's id, with `:NODE` for a rule on nodes that overran their `within`.
     EscalationFired {
@@ -173,7 +174,6 @@ impl Event {
             Self::ParticipantsRecorded { .. } => "participants_recorded",
             Self::EscalationFired { .. } => "escalation_fired",
             Self::InitiatorAuthenticated { .. } => "initiator_authenticated",
-            Self::ClockSet { .. } => "clock_set",
         }
     }
 }
