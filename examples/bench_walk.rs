@@ -13,10 +13,10 @@
 
 use custos::engine::answers::{Answers, Script};
 use custos::engine::{
-    ActionFailure, Actions, Clock, EngineError, Gates, WalkContext, WalkState, Walker,
+    ActionFailure, Actions, Clock, EngineError, Gates, Start, WalkContext, WalkState, Walker,
 };
-use custos::runbook::{Context, Loaded, Node, parse};
-use custos::store::{EventRecord, Store, signing};
+use custos::runbook::{Context, Input, Loaded, Node, parse};
+use custos::store::{EventRecord, Participant, Store, signing};
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -117,7 +117,14 @@ fn walk(
     let started = Instant::now();
 
     let clock = Clock::real();
-    let incident = custos::engine::open(&mut store, loaded, "bench", true, clock, &mut responder)
+    let start = Start {
+        loaded,
+        actor: "bench",
+        rehearsal: true,
+        clock,
+        initiator: None,
+    };
+    let incident = custos::engine::open(&mut store, &start, &mut responder, &NoGates)
         .expect("the incident opens")
         .expect("the inputs are answered");
     let mut walker = Walker {
@@ -229,5 +236,19 @@ impl Gates for NoGates {
         _: &Node,
     ) -> Result<Result<String, String>, EngineError> {
         Ok(Ok(String::new()))
+    }
+
+    // The generated runbook has no `person` fields and is no ceremony.
+    fn people(
+        &self,
+        _: &WalkContext<'_>,
+        _: &[Input],
+        _: &Map<String, Value>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn participants(&self, _: &[Participant], _: jiff::Timestamp) -> Result<(), String> {
+        Ok(())
     }
 }

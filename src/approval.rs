@@ -8,6 +8,7 @@
 //! nowhere else: no event, error or log line carries one. Moving the walk on after the quorum
 //! (`approval_completed`) is the engine's part.
 
+mod custody;
 mod dual_control;
 mod origin;
 
@@ -15,12 +16,15 @@ use std::fmt;
 
 use jiff::Timestamp;
 
-use crate::policy::roster::{Roster, Standing, verify_passphrase};
+use crate::policy::roster::{Mismatch, Roster, Standing, authenticate};
 use crate::runbook::Requirement;
-use crate::store::{Event, EventRecord, IncidentId, Origin, Store, StoreError};
+use crate::store::{
+    Event, EventRecord, IncidentId, Origin, Store, StoreError, credential_fingerprint,
+};
 
+pub use custody::{check_participants, check_people};
 pub use dual_control::{ApprovalEntry, SAME_TERMINAL_WINDOW, dual_control};
-pub use origin::{NO_TERMINAL, origin, user};
+pub use origin::{NO_TERMINAL, origin, ssh_client, user};
 
 /// The environment variable a scripted drill (`--answers`) reads `person`'s passphrase from:
 /// `CUSTOS_PASSPHRASE_` and the id in capitals, with `-` and `.` as `_` (`erin` gives
@@ -43,6 +47,8 @@ pub enum Refusal {
     UnknownPerson,
     /// The passphrase does not match the roster's hash.
     WrongPassphrase,
+    /// The roster's credential is not one approvals accept (not Argon2id, or weak).
+    UnusableCredential { reason: String },
     /// The person was revoked on this date.
     Revoked { on: jiff::civil::Date },
     /// The person becomes active on this date.
@@ -51,6 +57,11 @@ pub enum Refusal {
     MissingRole { required: Vec<String> },
     /// The person opened the incident and the node excludes the initiator.
     Initiator,
+    /// In a real incident, the approval comes from the operating-system account and host the
+    /// initiator authenticated from, and the node excludes the initiator.
+    InitiatorAccount { user: String, host: String },
+    /// Each listed role must approve, and this person's roles are all covered already.
+    RoleCovered { needed: Vec<String> },
     /// The person already approved this visit of the node.
     AlreadyApproved,
 }
@@ -60,6 +71,10 @@ impl fmt::Display for Refusal {
         match self {
             Self::UnknownPerson => f.write_str("unknown person: not in the roster"),
             Self::WrongPassphrase => f.write_str("wrong passphrase"),
+            Self::UnusableCredential { reason } => write!(
+                f,
+                "credential not accepted: it {reason}; set a new one with `custos roster passwd`"
+            ),
             Self::Revoked { on } => write!(f, "revoked on {on}"),
             Self::NotYetActive { from } => write!(f, "not active until {from}"),
             Self::MissingRole { required } => {
@@ -67,6 +82,16 @@ impl fmt::Display for Refusal {
             }
             Self::Initiator => f.write_str(
                 "initiator excluded: the person who opened the incident may not approve here",
+            ),
+            Self::InitiatorAccount { user, host } => write!(
+                f,
+                "same account as the initiator: this approval comes from `{user}@{host}`, where \
+                 the person who opened the incident authenticated; approve from your own account"
+            ),
+            Self::RoleCovered { needed } => write!(
+                f,
+                "role already covered: the remaining approvals must come from {}",
+                needed.join(" and ")
             ),
             Self::AlreadyApproved => f.write_str("already approved this visit of the node"),
         }
@@ -93,6 +118,8 @@ pub struct Quorum {
     pub node: String,
     /// How many distinct people the node requires.
     pub required: u32,
+    /// The roles of which each must be among the approvers' (`each_role`); empty otherwise.
+    pub each_of: Vec<String>,
     /// Distinct approvers since the node was last entered, in the order they approved.
     pub approvers: Vec<Approver>,
     /// Whether the log shows the node entered at all.
@@ -102,9 +129,26 @@ pub struct Quorum {
 }
 
 impl Quorum {
-    /// Whether `required` distinct people have approved.
+    /// Whether `required` distinct people have approved, covering every role of `each_of`.
     pub fn is_met(&self) -> bool {
         self.approvers.len() >= usize::try_from(self.required).unwrap_or(usize::MAX)
+            && self.uncovered().is_empty()
+    }
+
+    /// The roles of `each_of` no approver has approved as yet.
+    pub fn uncovered(&self) -> Vec<String> {
+        let covered = |role: &String| self.approvers.iter().any(|a| &a.role == role);
+        self.each_of
+            .iter()
+            .filter(|role| !covered(role))
+            .cloned()
+            .collect()
+    }
+
+    /// How many more approvals the quorum needs, at least.
+    fn left(&self) -> usize {
+        let required = usize::try_from(self.required).unwrap_or(usize::MAX);
+        required.saturating_sub(self.approvers.len())
     }
 
     /// The approvers' ids, in order.
@@ -137,7 +181,12 @@ impl fmt::Display for Quorum {
             self.approvers.len(),
             self.required,
             self.node
-        )
+        )?;
+        let uncovered = self.uncovered();
+        if uncovered.is_empty() {
+            return Ok(());
+        }
+        write!(f, " (still needs {})", uncovered.join(" and "))
     }
 }
 
@@ -187,7 +236,9 @@ pub enum ApprovalError {
 /// Checks `person`'s approval at `node` and appends `approval_granted` or `approval_refused`.
 ///
 /// `initiator` is the person who opened the incident; `at` is the time recorded in the event.
-/// The passphrase is compared with the roster's Argon2id hash and then dropped.
+/// The passphrase is compared with the roster's Argon2id hash and then dropped. An attempt at
+/// a node the incident is not waiting at, or whose quorum is met, is refused and logged too,
+/// then returned as an [`ApprovalError`].
 // Each argument is a separate fact of the attempt, and the engine and `custos approve` both
 // have them at hand; a struct to carry them would only move the list elsewhere.
 #[allow(clippy::too_many_arguments)]
@@ -204,34 +255,61 @@ pub fn attempt(
     at: Timestamp,
 ) -> Result<Attempt, ApprovalError> {
     let records = store.events(incident)?;
-    waiting_at(&records, incident, node)?;
-    let before = quorum(&records, node, require);
-    if before.is_met() || before.completed {
-        return Err(ApprovalError::AlreadyMet {
-            incident: *incident,
+    let credential = roster
+        .person(person)
+        .map(|entry| credential_fingerprint(&entry.credential));
+    let refuse = |store: &mut Store, reason: String, origin: &Origin| {
+        let event = Event::ApprovalRefused {
             node: node.to_owned(),
-            required: before.required,
-            people: before.people().join(", "),
-        });
+            person: person.to_owned(),
+            reason,
+            origin: origin.clone(),
+            credential: credential.clone(),
+        };
+        store.append(incident, person, at, &[event])
+    };
+
+    let before = quorum(&records, node, require);
+    let early = waiting_at(&records, incident, node).and_then(|()| {
+        if before.is_met() || before.completed {
+            return Err(ApprovalError::AlreadyMet {
+                incident: *incident,
+                node: node.to_owned(),
+                required: before.required,
+                people: before.people().join(", "),
+            });
+        }
+        Ok(())
+    });
+    if let Err(error) = early {
+        refuse(store, error.reason(), &origin)?;
+        return Err(error);
     }
 
-    let verdict = judge(roster, require, &before, initiator, person, passphrase, at);
-    let event = match &verdict {
-        Ok(role) => Event::ApprovalGranted {
-            node: node.to_owned(),
-            person: person.to_owned(),
-            role: role.clone(),
-            origin,
-        },
-        Err(refusal) => Event::ApprovalRefused {
-            node: node.to_owned(),
-            person: person.to_owned(),
-            reason: refusal.to_string(),
-            origin,
-        },
+    let facts = Facts {
+        initiator,
+        initiator_origin: initiator_origin(&records),
+        rehearsal: records.first().is_some_and(|first| first.rehearsal),
+        origin: &origin,
+        at,
     };
+    let verdict = judge(roster, require, &before, &facts, person, passphrase);
     tracing::debug!(incident = %incident, node, person, granted = verdict.is_ok(), "approval");
-    store.append(incident, person, at, &[event])?;
+    match &verdict {
+        Ok(role) => {
+            let event = Event::ApprovalGranted {
+                node: node.to_owned(),
+                person: person.to_owned(),
+                role: role.clone(),
+                origin,
+                credential: credential.clone(),
+            };
+            store.append(incident, person, at, &[event])?;
+        }
+        Err(refusal) => {
+            refuse(store, refusal.to_string(), &origin)?;
+        }
+    }
 
     let after = quorum(&store.events(incident)?, node, require);
     Ok(match verdict {
@@ -246,25 +324,61 @@ pub fn attempt(
     })
 }
 
+impl ApprovalError {
+    /// The `reason` recorded in the `approval_refused` event of an attempt refused this way.
+    fn reason(&self) -> String {
+        match self {
+            Self::Store(error) => error.to_string(),
+            Self::NotWaiting { node, current, .. } => {
+                format!("not waiting: the incident is not at `{node}`; {current}")
+            }
+            Self::AlreadyMet {
+                required, people, ..
+            } => {
+                format!("quorum already met: {required} approvals ({people})")
+            }
+        }
+    }
+}
+
+/// What the log says about the attempt besides the approver's claim.
+struct Facts<'a> {
+    initiator: &'a str,
+    /// Where the initiator authenticated from, when they did.
+    initiator_origin: Option<Origin>,
+    rehearsal: bool,
+    origin: &'a Origin,
+    at: Timestamp,
+}
+
+/// The origin recorded by `initiator_authenticated`, if the initiator authenticated.
+fn initiator_origin(records: &[EventRecord]) -> Option<Origin> {
+    records.iter().find_map(|record| match &record.event {
+        Event::InitiatorAuthenticated { origin, .. } => Some(origin.clone()),
+        _ => None,
+    })
+}
+
 /// The role that qualifies `person`, or why they may not approve. Authentication comes first,
 /// so that someone without the passphrase learns nothing about the person's roles or state.
 fn judge(
     roster: &Roster,
     require: &Requirement,
     so_far: &Quorum,
-    initiator: &str,
+    facts: &Facts<'_>,
     person: &str,
     passphrase: &str,
-    at: Timestamp,
 ) -> Result<String, Refusal> {
     let Some(entry) = roster.person(person) else {
         return Err(Refusal::UnknownPerson);
     };
-    if !verify_passphrase(&entry.credential, passphrase) {
-        return Err(Refusal::WrongPassphrase);
+    match authenticate(&entry.credential, passphrase) {
+        Ok(()) => {}
+        Err(Mismatch::Wrong) => return Err(Refusal::WrongPassphrase),
+        Err(Mismatch::Unusable(reason)) => return Err(Refusal::UnusableCredential { reason }),
     }
 
-    match entry.standing(at) {
+    match entry.standing(facts.at) {
         Standing::Active => {}
         Standing::Revoked => {
             return Err(Refusal::Revoked {
@@ -278,24 +392,79 @@ fn judge(
         }
     }
 
-    let role = require
+    let held: Vec<&str> = require
         .roles
         .iter()
         .map(|role| role.name.as_str())
-        .find(|role| entry.has_role(role));
-    let Some(role) = role else {
+        .filter(|role| entry.has_role(role))
+        .collect();
+    let Some(&first) = held.first() else {
         return Err(Refusal::MissingRole {
             required: require.roles.iter().map(|r| r.name.clone()).collect(),
         });
     };
 
-    if require.exclude_initiator && person == initiator {
-        return Err(Refusal::Initiator);
+    if require.exclude_initiator {
+        if person == facts.initiator {
+            return Err(Refusal::Initiator);
+        }
+        let same_account = facts.initiator_origin.as_ref().is_some_and(|initiator| {
+            initiator.user == facts.origin.user && initiator.host == facts.origin.host
+        });
+        if same_account && !facts.rehearsal {
+            return Err(Refusal::InitiatorAccount {
+                user: facts.origin.user.clone(),
+                host: facts.origin.host.clone(),
+            });
+        }
     }
     if so_far.has(person) {
         return Err(Refusal::AlreadyApproved);
     }
-    Ok(role.to_owned())
+    role_for(so_far, &held, first)
+}
+
+/// The role to record for an approver holding the required roles `held`: with `each_role`,
+/// one no approver has covered yet; refused when every approval left must cover another role.
+fn role_for(so_far: &Quorum, held: &[&str], first: &str) -> Result<String, Refusal> {
+    let uncovered = so_far.uncovered();
+    if let Some(role) = held
+        .iter()
+        .find(|role| uncovered.iter().any(|u| u == *role))
+    {
+        return Ok((*role).to_owned());
+    }
+    if so_far.left() > uncovered.len() {
+        return Ok(first.to_owned());
+    }
+    Err(Refusal::RoleCovered { needed: uncovered })
+}
+
+/// Checks that `person`, who is opening an incident, is an active person of the roster and
+/// knows their passphrase; returns the fingerprint of their credential for the log.
+pub fn authenticate_initiator(
+    roster: &Roster,
+    person: &str,
+    passphrase: &str,
+    at: Timestamp,
+) -> Result<String, Refusal> {
+    let Some(entry) = roster.person(person) else {
+        return Err(Refusal::UnknownPerson);
+    };
+    match authenticate(&entry.credential, passphrase) {
+        Ok(()) => {}
+        Err(Mismatch::Wrong) => return Err(Refusal::WrongPassphrase),
+        Err(Mismatch::Unusable(reason)) => return Err(Refusal::UnusableCredential { reason }),
+    }
+    match entry.standing(at) {
+        Standing::Active => Ok(credential_fingerprint(&entry.credential)),
+        Standing::Revoked => Err(Refusal::Revoked {
+            on: entry.revoked_on.unwrap_or(entry.active_from),
+        }),
+        Standing::NotYetActive => Err(Refusal::NotYetActive {
+            from: entry.active_from,
+        }),
+    }
 }
 
 /// Refuses unless the latest `node_entered` of the incident is `node`.
@@ -328,9 +497,15 @@ pub fn quorum(records: &[EventRecord], node: &str, require: &Requirement) -> Quo
     let entered_at = records.iter().rposition(
         |record| matches!(&record.event, Event::NodeEntered { node: entered } if entered == node),
     );
+    let each_of = if require.each_role {
+        require.roles.iter().map(|role| role.name.clone()).collect()
+    } else {
+        Vec::new()
+    };
     let mut quorum = Quorum {
         node: node.to_owned(),
         required: require.count,
+        each_of,
         approvers: Vec::new(),
         entered: entered_at.is_some(),
         completed: false,
@@ -346,6 +521,7 @@ pub fn quorum(records: &[EventRecord], node: &str, require: &Requirement) -> Quo
                 person,
                 role,
                 origin,
+                ..
             } if granted == node && !quorum.has(person) => {
                 quorum.approvers.push(Approver {
                     person: person.clone(),

@@ -169,6 +169,28 @@ fn naming_an_approval_node_the_incident_is_not_at_exits_2() {
         "custos: incident `INC-1` is not waiting at node `approve_record`; it is at \
          `approve_generation`\n"
     );
+
+    // The attempt is in the log all the same.
+    let last = Store::open(&setup.store)
+        .unwrap()
+        .events(&setup.incident)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let Event::ApprovalRefused {
+        node,
+        person,
+        reason,
+        ..
+    } = last.event
+    else {
+        panic!("expected a logged refusal, got {:?}", last.event);
+    };
+    assert_eq!((node.as_str(), person.as_str()), ("approve_record", "bob"));
+    assert_eq!(
+        reason,
+        "not waiting: the incident is not at `approve_record`; it is at `approve_generation`"
+    );
 }
 
 #[test]
@@ -270,4 +292,29 @@ fn approvals_from_two_other_processes_reach_a_walker_that_holds_the_log_open_and
         .unwrap();
     let verification = walker.verify(&setup.incident, None).unwrap();
     assert!(verification.problems.is_empty(), "{verification:?}");
+}
+
+#[test]
+fn an_approval_over_ssh_records_the_client_address_in_its_origin() {
+    let setup = setup();
+    let run = custos()
+        .args(["--store", &setup.store.display().to_string()])
+        .args(["--policies", &setup.policies().display().to_string()])
+        .args(["approve", "INC-1", "--as", "bob", "--passphrase-env", "P"])
+        .env("P", passphrase("bob"))
+        .env("SSH_CLIENT", "10.20.30.40 52100 22")
+        .env("SSH_CONNECTION", "10.20.30.40 52100 10.0.0.1 22")
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let last = Store::open(&setup.store)
+        .unwrap()
+        .events(&setup.incident)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let Event::ApprovalGranted { origin, .. } = last.event else {
+        panic!("expected a grant, got {:?}", last.event);
+    };
+    assert_eq!(origin.ssh_client.as_deref(), Some("10.20.30.40"));
 }

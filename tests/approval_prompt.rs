@@ -57,7 +57,7 @@ fn approve_asks_at_a_hidden_prompt_and_records_the_terminal() {
 }
 
 #[test]
-fn roster_passwd_asks_twice_at_hidden_prompts() {
+fn roster_passwd_asks_for_the_current_passphrase_then_the_new_one_twice_at_hidden_prompts() {
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
@@ -73,6 +73,8 @@ fn roster_passwd_asks_twice_at_hidden_prompts() {
         .args(["--policies", &policies.display().to_string()])
         .args(["roster", "passwd", "dave"]);
     let mut session = rexpect::session::spawn_command(command, Some(20_000)).unwrap();
+    session.exp_string("Current passphrase for dave:").unwrap();
+    session.send_line(&passphrase("dave")).unwrap();
     session.exp_string("New passphrase for dave:").unwrap();
     session.send_line("dave-typed-at-a-terminal").unwrap();
     session.exp_string("Type it again:").unwrap();
@@ -83,6 +85,7 @@ fn roster_passwd_asks_twice_at_hidden_prompts() {
         "{rest}"
     );
     assert!(!rest.contains("dave-typed-at-a-terminal"), "echoed: {rest}");
+    assert!(!rest.contains(&passphrase("dave")), "echoed: {rest}");
 
     let roster = Roster::load(&policies.join("roster.yaml")).unwrap();
     let credential = &roster.person("dave").unwrap().credential;

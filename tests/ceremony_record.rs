@@ -29,6 +29,7 @@ fn granted(node: &str, person: &str, role: &str, host: &str, terminal: &str) -> 
         person: person.into(),
         role: role.into(),
         origin: origin(host, terminal),
+        credential: None,
     }
 }
 
@@ -184,6 +185,7 @@ fn drill(store: &mut Store) -> IncidentId {
             person: "bob".into(),
             reason: "wrong passphrase".into(),
             origin: origin("ops-3", "pts/2"),
+            credential: None,
         }],
     );
     log(

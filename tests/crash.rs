@@ -1,8 +1,9 @@
 //! Power-cut behaviour: scripted walks killed with SIGKILL at random moments, then resumed.
 //!
 //! The walker prints a node's line only after the move into it is durable, so every line a
-//! killed process printed names a move that must be in the log. After resuming, every node is
-//! entered exactly once, every answer is recorded exactly once, and the chain verifies.
+//! killed process printed names a move that must be in the log, with the value typed at the
+//! step before it. After resuming, every node is entered exactly once, every step's value is
+//! recorded exactly once with the value the answers gave, and the chain verifies.
 
 #![allow(clippy::unwrap_used)]
 
@@ -120,7 +121,14 @@ fn walks_killed_at_random_points_resume_with_every_acknowledged_move_kept() {
             .unwrap()
             .read_to_string(&mut printed)
             .unwrap();
-        let acknowledged = printed.lines().filter(|line| line.starts_with('[')).count();
+        let acknowledged: Vec<usize> = printed
+            .lines()
+            .filter(|line| line.starts_with('['))
+            .filter_map(|line| {
+                let id = line.rsplit_once("(n")?.1.strip_suffix(')')?;
+                id.parse().ok()
+            })
+            .collect();
 
         let list = custos()
             .args(["--store"])
@@ -129,8 +137,8 @@ fn walks_killed_at_random_points_resume_with_every_acknowledged_move_kept() {
             .run();
         let opened = list.stdout.lines().skip(1).count();
         if opened == incidents {
-            assert_eq!(
-                acknowledged, 0,
+            assert!(
+                acknowledged.is_empty(),
                 "seed {seed}: moves acknowledged without an incident"
             );
             continue;
@@ -138,12 +146,29 @@ fn walks_killed_at_random_points_resume_with_every_acknowledged_move_kept() {
         incidents = opened;
         let id = format!("INC-{incidents}");
 
-        let entered_before = entered(&store, &id);
+        let (entered_before, values_before) = recorded(&store, &id);
         assert!(
-            entered_before.len() >= acknowledged,
-            "seed {seed}: {id} printed {acknowledged} nodes but the log has {} entries",
+            entered_before.len() >= acknowledged.len(),
+            "seed {seed}: {id} printed {} nodes but the log has {} entries",
+            acknowledged.len(),
             entered_before.len()
         );
+        // Arriving at n{i} acknowledged the value typed at the step n{i-1}, when it is a step.
+        for &index in &acknowledged {
+            assert!(
+                entered_before.contains(&format!("n{index}")),
+                "seed {seed}: {id} printed n{index}, which the log never entered"
+            );
+            let Some(step) = index.checked_sub(1).filter(|step| step % 2 == 0) else {
+                continue;
+            };
+            let expected = (format!("n{step}"), format!("v{step}"));
+            assert!(
+                values_before.contains(&expected),
+                "seed {seed}: {id} acknowledged n{step}={}, which the log does not hold",
+                expected.1
+            );
+        }
 
         let closed = list
             .stdout
@@ -166,10 +191,18 @@ fn walks_killed_at_random_points_resume_with_every_acknowledged_move_kept() {
         );
 
         let expected: Vec<String> = (0..=NODES).map(|index| format!("n{index}")).collect();
+        let (entered_after, values_after) = recorded(&store, &id);
         assert_eq!(
-            entered(&store, &id),
-            expected,
+            entered_after, expected,
             "seed {seed}: {id} path after resume"
+        );
+        let expected_values: Vec<(String, String)> = (0..NODES)
+            .step_by(2)
+            .map(|index| (format!("n{index}"), format!("v{index}")))
+            .collect();
+        assert_eq!(
+            values_after, expected_values,
+            "seed {seed}: {id} values after resume"
         );
         let verify = custos()
             .args(["--store"])
@@ -184,8 +217,9 @@ fn walks_killed_at_random_points_resume_with_every_acknowledged_move_kept() {
     );
 }
 
-/// The nodes entered in an incident, in order, and each step's value recorded once.
-fn entered(store: &std::path::Path, id: &str) -> Vec<String> {
+/// The nodes entered in an incident, in order, and each step's recorded value with its node,
+/// in order; no step may be recorded twice.
+fn recorded(store: &std::path::Path, id: &str) -> (Vec<String>, Vec<(String, String)>) {
     let run = custos()
         .args(["--store"])
         .arg(store)
@@ -195,22 +229,24 @@ fn entered(store: &std::path::Path, id: &str) -> Vec<String> {
     let mut values = Vec::new();
     for line in run.stdout.lines() {
         let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = |key: &str| event["event"][key].as_str().unwrap().to_owned();
         match event["event"]["type"].as_str() {
-            Some("node_entered") => nodes.push(event["event"]["node"].as_str().unwrap().to_owned()),
-            Some("step_completed") => values.push(
+            Some("node_entered") => nodes.push(text("node")),
+            Some("step_completed") => values.push((
+                text("node"),
                 event["event"]["fields"]["value"]
                     .as_str()
                     .unwrap()
                     .to_owned(),
-            ),
+            )),
             _ => {}
         }
     }
-    let unique: std::collections::HashSet<&String> = values.iter().collect();
+    let unique: std::collections::HashSet<&String> = values.iter().map(|(node, _)| node).collect();
     assert_eq!(
         unique.len(),
         values.len(),
-        "{id}: an answer was recorded twice: {values:?}"
+        "{id}: a step was recorded twice: {values:?}"
     );
-    nodes
+    (nodes, values)
 }

@@ -16,13 +16,19 @@ use support::cli::{Run, custos, repo};
 /// The drill PIN of the tokens `scripts/rehearsal-tokens` makes.
 const DRILL_PIN: &str = "123456";
 
-/// The environment variables the answers files name, with the drill roster's passphrases.
-const PASSPHRASES: [(&str, &str); 5] = [
+/// The environment variables the answers files name, with the drill roster's passphrases, and
+/// the variables an initiator's passphrase is read from by default.
+const PASSPHRASES: [(&str, &str); 10] = [
     ("ALICE_PASS", "alice-drill-passphrase"),
     ("BOB_PASS", "bob-drill-passphrase"),
     ("CAROL_PASS", "carol-drill-passphrase"),
     ("DAVE_PASS", "dave-drill-passphrase"),
     ("ERIN_PASS", "erin-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_ALICE", "alice-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_FRANK", "frank-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_BOB", "bob-drill-passphrase"),
+    ("CUSTOS_PASSPHRASE_ERIN", "erin-drill-passphrase"),
 ];
 
 /// Fresh drill tokens and an empty incident log, both in a temporary directory.
@@ -1227,14 +1233,14 @@ fn the_installation_ceremony_generates_its_key_on_the_hsm_and_prints_a_signed_re
         "| alice | Alice Andrade | custodian | yes |",
         "| bob | Bob Benavides | custodian | yes |",
         "| carol | Carol Castillo | witness, security-officer | yes |",
-        &format!("| 32 | generate_key | `{ecb}` | ecb | action hsm.generate |"),
-        &format!("| 35 | kcv_cmac | `{cmac}` | cmac | action hsm.kcv |"),
+        &format!("| 33 | generate_key | `{ecb}` | ecb | action hsm.generate |"),
+        &format!("| 36 | kcv_cmac | `{cmac}` | cmac | action hsm.kcv |"),
         &format!(
-            "| 39 | record_kcvs | `{cmac}` | by hand; see the field name | field kcv_cmac typed by \
+            "| 40 | record_kcvs | `{cmac}` | by hand; see the field name | field kcv_cmac typed by \
              frank |"
         ),
         &format!(
-            "| 39 | record_kcvs | `{ecb}` | by hand; see the field name | field kcv_ecb typed by \
+            "| 40 | record_kcvs | `{ecb}` | by hand; see the field name | field kcv_ecb typed by \
              frank |"
         ),
         "None: no note, no failed action, no refused approval.",
@@ -1247,10 +1253,10 @@ fn the_installation_ceremony_generates_its_key_on_the_hsm_and_prints_a_signed_re
         );
     }
     let seal = markdown.split("## Seal\n").nth(1).unwrap();
-    assert!(seal.contains("- Chain head: event 54, `"), "{seal}");
+    assert!(seal.contains("- Chain head: event 55, `"), "{seal}");
     assert!(seal.contains("- Signature (Ed25519): `"), "{seal}");
     assert!(
-        seal.contains("- Verification: VERIFIED: 54 event(s) read; sealed by ed25519:"),
+        seal.contains("- Verification: VERIFIED: 55 event(s) read; sealed by ed25519:"),
         "{seal}"
     );
 
@@ -1266,7 +1272,7 @@ fn the_installation_ceremony_generates_its_key_on_the_hsm_and_prints_a_signed_re
             .contains("<tr><td>frank</td><td>Frank Flores</td>")
     );
     assert!(html.stdout.contains(&cmac) && html.stdout.contains(&ecb));
-    assert!(html.stdout.contains("VERIFIED: 54 event(s) read"));
+    assert!(html.stdout.contains("VERIFIED: 55 event(s) read"));
 }
 
 #[test]

@@ -17,6 +17,7 @@ fn origin(user: &str) -> Origin {
         host: "ops-01".into(),
         terminal: "/dev/pts/3".into(),
         pid: 4242,
+        ssh_client: None,
     }
 }
 
@@ -26,6 +27,7 @@ fn granted(person: &str, role: &str) -> Event {
         person: person.into(),
         role: role.into(),
         origin: origin(person),
+        credential: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn a_drill_through_two_notify_nodes_mails_only_the_drill_mailbox() {
         .current_dir(repo())
         .env("SOFTHSM2_CONF", &conf)
         .env("CUSTOS_DRILL_PIN", "123456")
+        .env("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase")
         .arg("--policies")
         .arg(&policies)
         .arg("--store")

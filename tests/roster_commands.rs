@@ -22,6 +22,41 @@ fn roster_cmd(policies: &Path, args: &[&str], passphrase: Option<&str>) -> Run {
     command.run()
 }
 
+/// `custos roster ARGS` with the variables `env` set.
+fn roster_with(policies: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = custos()
+        .env("CUSTOS_ARGON2_TEST_PARAMS", "1")
+        .args(["--policies", &policies.display().to_string(), "roster"])
+        .args(args);
+    for (name, value) in env {
+        command = command.env(name, value);
+    }
+    command.run()
+}
+
+/// `custos roster passwd bob` giving bob's current passphrase and a new one.
+fn bob_changes_passphrase(policies: &Path) -> Run {
+    roster_with(
+        policies,
+        &[
+            "passwd",
+            "bob",
+            "--old-passphrase-env",
+            "OLD",
+            "--passphrase-env",
+            "P",
+        ],
+        &[("OLD", "bob-long-passphrase"), ("P", "bob-new-passphrase")],
+    )
+}
+
+fn today() -> String {
+    jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .to_string()
+}
+
 fn policies() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
@@ -174,20 +209,158 @@ fn add_refuses_an_existing_id_an_undeclared_role_and_an_id_with_capitals() {
 fn passwd_replaces_the_hash_so_only_the_new_passphrase_verifies() {
     let (_dir, policies) = policies();
     assert_eq!(add_bob(&policies).code, 0);
-    let run = roster_cmd(
-        &policies,
-        &["passwd", "bob", "--passphrase-env", "P"],
-        Some("bob-new-passphrase"),
-    );
+    let run = bob_changes_passphrase(&policies);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stderr, "custos: the passphrase of `bob` is changed\n");
 
-    let credential = load(&policies).person("bob").unwrap().credential.clone();
-    assert!(roster::verify_passphrase(&credential, "bob-new-passphrase"));
+    let bob = load(&policies).person("bob").cloned().unwrap();
+    assert!(roster::verify_passphrase(
+        &bob.credential,
+        "bob-new-passphrase"
+    ));
     assert!(!roster::verify_passphrase(
-        &credential,
+        &bob.credential,
         "bob-long-passphrase"
     ));
+    assert_eq!(bob.changed.unwrap().to_string(), today());
+    assert_eq!(bob.reset_by, None);
+}
+
+#[test]
+fn passwd_without_the_right_current_passphrase_changes_nothing() {
+    let (_dir, policies) = policies();
+    assert_eq!(add_bob(&policies).code, 0);
+    let before = std::fs::read_to_string(policies.join("roster.yaml")).unwrap();
+    let run = roster_with(
+        &policies,
+        &[
+            "passwd",
+            "bob",
+            "--old-passphrase-env",
+            "OLD",
+            "--passphrase-env",
+            "P",
+        ],
+        &[("OLD", "not-bobs-passphrase"), ("P", "bob-new-passphrase")],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "custos: error: the current passphrase of `bob` is wrong; nothing was changed (a \
+         security officer can reset it with `--reset-by OFFICER`)\n"
+    );
+    assert!(!run.stderr.contains("not-bobs-passphrase"));
+    let after = std::fs::read_to_string(policies.join("roster.yaml")).unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_security_officer_resets_a_passphrase_and_the_roster_says_who_and_when() {
+    let (_dir, policies) = policies();
+    assert_eq!(add_bob(&policies).code, 0);
+    let add_carol = roster_with(
+        &policies,
+        &[
+            "add",
+            "carol",
+            "--name",
+            "Carol Castillo",
+            "--role",
+            "security-officer",
+            "--active-from",
+            "2026-01-05",
+            "--passphrase-env",
+            "P",
+        ],
+        &[("P", "carol-long-passphrase")],
+    );
+    assert_eq!(add_carol.code, 0, "{add_carol:?}");
+
+    let reset = |officer: &str, officer_passphrase: &str| {
+        roster_with(
+            &policies,
+            &[
+                "passwd",
+                "bob",
+                "--reset-by",
+                officer,
+                "--officer-passphrase-env",
+                "O",
+                "--passphrase-env",
+                "P",
+            ],
+            &[("O", officer_passphrase), ("P", "bob-reset-passphrase")],
+        )
+    };
+    let run = reset("carol", "carol-wrong-passphrase");
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "custos: error: `carol` may not reset the passphrase of `bob`: wrong passphrase\n"
+    );
+    let run = reset("bob", "bob-long-passphrase");
+    assert_eq!(
+        run.stderr,
+        "custos: error: `bob` may not reset the passphrase of `bob`: a person changes their own \
+         passphrase with the current one, not by a reset\n"
+    );
+
+    let run = reset("carol", "carol-long-passphrase");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "custos: the passphrase of `bob` is reset by `carol`\n"
+    );
+    let bob = load(&policies).person("bob").cloned().unwrap();
+    assert!(roster::verify_passphrase(
+        &bob.credential,
+        "bob-reset-passphrase"
+    ));
+    assert_eq!(bob.changed.unwrap().to_string(), today());
+    assert_eq!(bob.reset_by.as_deref(), Some("carol"));
+    let text = std::fs::read_to_string(policies.join("roster.yaml")).unwrap();
+    assert!(text.contains(&format!("    changed: {}\n    reset_by: carol\n", today())));
+}
+
+#[test]
+fn only_a_security_officer_may_reset_a_passphrase() {
+    let (_dir, policies) = policies();
+    assert_eq!(add_bob(&policies).code, 0);
+    let run = roster_with(
+        &policies,
+        &[
+            "add",
+            "erin",
+            "--name",
+            "Erin Espinoza",
+            "--role",
+            "custodian",
+            "--passphrase-env",
+            "P",
+        ],
+        &[("P", "erin-long-passphrase")],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = roster_with(
+        &policies,
+        &[
+            "passwd",
+            "bob",
+            "--reset-by",
+            "erin",
+            "--officer-passphrase-env",
+            "O",
+            "--passphrase-env",
+            "P",
+        ],
+        &[("O", "erin-long-passphrase"), ("P", "bob-reset-passphrase")],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "custos: error: `erin` may not reset the passphrase of `bob`: only a security officer \
+         may reset a passphrase\n"
+    );
 }
 
 #[test]
@@ -238,11 +411,7 @@ fn rewriting_keeps_component_history_and_leaves_no_temporary_file() {
     );
     std::fs::write(&path, text).unwrap();
 
-    let run = roster_cmd(
-        &policies,
-        &["passwd", "bob", "--passphrase-env", "P"],
-        Some("bob-new-passphrase"),
-    );
+    let run = bob_changes_passphrase(&policies);
     assert_eq!(run.code, 0, "{run:?}");
 
     let bob = load(&policies).person("bob").cloned().unwrap();

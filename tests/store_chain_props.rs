@@ -62,6 +62,7 @@ fn event() -> impl Strategy<Value = Event> {
             person,
             role: "custodian".into(),
             origin: origin(),
+            credential: None,
         }),
     ]
 }

@@ -119,8 +119,208 @@ fn pausing_at_a_decision_leaves_the_incident_open() {
         .run();
     assert!(
         list.stdout
-            .contains("INC-1    card-triage                  open    drill"),
+            .contains("INC-1 card-triage                 open   drill 20"),
         "{}",
         list.stdout
     );
+}
+
+/// `custos drill RUNBOOK --as PERSON` in a pseudo-terminal, with the shipped policies (and
+/// their roster) unless `policies` names others, and `env` set.
+fn drill_with(
+    runbook: &str,
+    store: &std::path::Path,
+    policies: &str,
+    env: &[(&str, &str)],
+) -> PtySession {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_custos"));
+    command
+        .current_dir(repo())
+        .env("CUSTOS_STORE", store)
+        .env("TERM", "xterm")
+        .env("COLUMNS", "80")
+        .env("LINES", "40")
+        .env_remove("CUSTOS_POLICIES")
+        .args(["--policies", policies, "drill", runbook, "--as", "dave"]);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    spawn_command(command, Some(TIMEOUT_MS)).expect("custos starts in a pseudo-terminal")
+}
+
+/// `custos approve INC-1 --as PERSON` from another process, as a second custodian would.
+fn approve_elsewhere(store: &std::path::Path, person: &str) {
+    let run = custos()
+        .current_dir(repo())
+        .env("CUSTOS_STORE", store)
+        .env("P", format!("{person}-drill-passphrase"))
+        .args(["approve", "INC-1", "--as", person, "--passphrase-env", "P"])
+        .run();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+fn notes_at(store: &std::path::Path, node: &str) -> Vec<String> {
+    let log = custos()
+        .env("CUSTOS_STORE", store)
+        .args(["log", "INC-1", "--json"])
+        .run();
+    log.stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["event"]["type"] == "note_added" && event["event"]["node"] == node)
+        .map(|event| event["event"]["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_walker_waits_for_approvals_from_other_terminals_and_goes_on_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("incidents.sqlite");
+    let mut session = drill_with("tests/fixtures/dual-control.yaml", &store, "policies", &[]);
+
+    session.exp_string("checks that you are dave.").unwrap();
+    answer(
+        &mut session,
+        "Passphrase for dave:",
+        "dave-drill-passphrase",
+    );
+    answer(&mut session, "When the step is done:", "");
+    answer(&mut session, "Approval:", "Wait");
+    session
+        .exp_string("From another terminal: custos approve INC-1 approve --as PERSON")
+        .unwrap();
+    session
+        .exp_string("Press Enter to go back to the menu.")
+        .unwrap();
+
+    // Long enough for several rounds of polling with nothing to find.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    approve_elsewhere(&store, "bob");
+    session.exp_string("approved: bob").unwrap();
+    approve_elsewhere(&store, "erin");
+
+    // The quorum is met without a key pressed; the walk asks for a note and goes on.
+    answer(&mut session, "Before going on:", "Add");
+    answer(
+        &mut session,
+        "Note:",
+        "bob and erin approved from the vault room",
+    );
+    answer(&mut session, "Before going on:", "");
+    session.exp_string("closed at `done`: completed").unwrap();
+    session.exp_eof().unwrap();
+
+    assert_eq!(
+        notes_at(&store, "approve"),
+        ["bob and erin approved from the vault room"]
+    );
+}
+
+#[test]
+fn enter_while_waiting_goes_back_to_the_approval_menu() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("incidents.sqlite");
+    let mut session = drill_with("tests/fixtures/dual-control.yaml", &store, "policies", &[]);
+
+    answer(
+        &mut session,
+        "Passphrase for dave:",
+        "dave-drill-passphrase",
+    );
+    answer(&mut session, "When the step is done:", "");
+    answer(&mut session, "Approval:", "Wait");
+    session
+        .exp_string("Press Enter to go back to the menu.")
+        .unwrap();
+    session.exp_string("waiting at `approve`").unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    answer(&mut session, "Approval:", "Pause");
+    session
+        .exp_string("custos: INC-1 stopped at `approve`: paused by the responder")
+        .unwrap();
+    session.exp_eof().unwrap();
+}
+
+const HEALTH_THEN_TELL: &str = "\
+id: health-then-tell
+title: Check the primary and tell the executives
+version: 1
+severity: high
+summary: A step, an automated health check, a notification, the end.
+start: prepare
+nodes:
+  prepare:
+    kind: step
+    title: Get ready
+    next: check
+  check:
+    kind: action
+    title: Check the primary HSM
+    run: hsm.health
+    with:
+      environment: production-primary
+    on_success: tell
+    on_failure: tell
+  tell:
+    kind: notify
+    title: Tell the executives
+    to: executives
+    template: pty-notice
+    next: done
+  done:
+    kind: end
+    title: Done
+    outcome: resolved
+";
+
+#[test]
+fn notes_are_offered_after_an_action_and_a_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = support::cli::rehearsal_tokens(&dir.path().join("home"));
+    let policies = dir.path().join("policies");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("policies"))
+        .arg(&policies)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(
+        policies.join("templates/pty-notice.yaml"),
+        "subject: \"Notice for {{incident.id}}\"\nbody: |\n  At \"{{node.title}}\".\n",
+    )
+    .unwrap();
+    let runbook = dir.path().join("health-then-tell.yaml");
+    std::fs::write(&runbook, HEALTH_THEN_TELL).unwrap();
+    let store = dir.path().join("incidents.sqlite");
+
+    let conf = conf.display().to_string();
+    let env = [
+        ("SOFTHSM2_CONF", conf.as_str()),
+        ("CUSTOS_DRILL_PIN", "123456"),
+    ];
+    let mut session = drill_with(
+        runbook.to_str().unwrap(),
+        &store,
+        policies.to_str().unwrap(),
+        &env,
+    );
+    answer(&mut session, "When the step is done:", "");
+    session.exp_string("hsm.health: ").unwrap();
+    answer(&mut session, "Before going on:", "Add");
+    answer(&mut session, "Note:", "the front panel shows green too");
+    answer(&mut session, "Before going on:", "");
+    session.exp_string("executives told (pty-notice").unwrap();
+    answer(&mut session, "Before going on:", "Add");
+    answer(&mut session, "Note:", "also told the CEO by phone");
+    answer(&mut session, "Before going on:", "");
+    session.exp_string("closed at `done`: resolved").unwrap();
+    session.exp_eof().unwrap();
+
+    assert_eq!(
+        notes_at(&store, "check"),
+        ["the front panel shows green too"]
+    );
+    assert_eq!(notes_at(&store, "tell"), ["also told the CEO by phone"]);
 }

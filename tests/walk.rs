@@ -172,7 +172,7 @@ fn a_node_the_answers_do_not_cover_stops_the_walk_and_resume_continues_it() {
     assert!(
         incidents
             .stdout
-            .contains("INC-1    card-triage                  open    real"),
+            .contains("INC-1 card-triage                 open   real  20"),
         "{}",
         incidents.stdout
     );
@@ -417,11 +417,260 @@ fn the_log_prints_every_event_with_its_actor() {
     let scene = walked_drill();
     let run = scene.custos(&["log", "INC-1"]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.starts_with("INC-1 · DRILL · Triage a reported smart card problem\nrunbook `card-triage` version 1 · SHA-256 "));
+    assert!(run.stdout.starts_with(
+        "INC-1 · DRILL · Triage a reported smart card problem\nrunbook `card-triage` version 1 · \
+         severity medium\nSHA-256 "
+    ));
     assert!(
         run.stdout
-            .contains(" alice      answer_given node=located option=no next=search\n"),
+            .contains(" alice answer_given node=located option=no next=search\n"),
         "{}",
         run.stdout
     );
+}
+
+/// Lines of `text` longer than 80 characters.
+fn too_wide(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| line.chars().count() > 80)
+        .collect()
+}
+
+#[test]
+fn the_incident_list_and_the_log_of_an_incident_with_approvals_fit_in_80_columns() {
+    let scene = walked_drill();
+    let answers = scene.answers(
+        "dual.yaml",
+        "nodes:\n  prepare: { notes: [\"Change ticket CHG-2026-0042 approved by the change \
+         advisory board on the third of December, with the vendor on the bridge\"] }\n  \
+         approve:\n    approvals:\n      - { person: bob, passphrase_env: BOB_PASS }\n      \
+         - { person: erin, passphrase_env: ERIN_PASS }\n",
+    );
+    let run = custos()
+        .current_dir(repo())
+        .env("CUSTOS_STORE", scene.store())
+        .env("BOB_PASS", "bob-drill-passphrase")
+        .env("ERIN_PASS", "erin-drill-passphrase")
+        .env("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase")
+        .args(["drill", "tests/fixtures/dual-control.yaml", "--as", "dave"])
+        .arg("--answers")
+        .arg(&answers)
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let list = scene.custos(&["incidents"]);
+    assert_eq!(too_wide(&list.stdout), Vec::<&str>::new());
+    assert_eq!(list.stdout.lines().count(), 3, "{}", list.stdout);
+    for id in ["INC-1", "INC-2"] {
+        let log = scene.custos(&["log", id]);
+        assert_eq!(log.code, 0, "{}", log.stderr);
+        assert_eq!(too_wide(&log.stdout), Vec::<&str>::new(), "{}", log.stdout);
+    }
+    let log = scene.custos(&["log", "INC-2"]);
+    assert!(log.stdout.contains("approval_granted"), "{}", log.stdout);
+    assert!(
+        log.stdout.contains("initiator_authenticated"),
+        "{}",
+        log.stdout
+    );
+
+    // `--json` keeps each event whole on one line.
+    let json = scene.custos(&["log", "INC-2", "--json"]);
+    assert_eq!(json.stdout.lines().count(), scene.log("INC-2").len());
+    assert!(json.stdout.lines().any(|line| line.chars().count() > 80));
+}
+
+#[test]
+fn a_drill_resumed_without_now_keeps_the_clock_it_was_opened_with() {
+    let scene = Scene::new();
+    let first = scene.answers(
+        "first.yaml",
+        "inputs: { card_serial: \"C-7\", shares: 3 }\nnodes:\n  intake: { fields: { reporter: \
+         guard, seen: 2029-12-31 } }\n",
+    );
+    let run = scene.custos(&[
+        "drill",
+        TRIAGE,
+        "--answers",
+        first.to_str().unwrap(),
+        "--now",
+        "2030-01-01T00:00:00Z",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+
+    let all = scene.answers("all.yaml", FOUND_AFTER_ONE_SEARCH);
+    let run = scene.custos(&["resume", "INC-1", "--answers", all.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let log = scene.log("INC-1");
+    let offset = log[0]["event"]["clock_offset_ms"].as_i64().unwrap();
+    assert!(offset > 2_000_000_000, "a clock set years ahead: {offset}");
+    for event in &log {
+        let at = event["at"].as_str().unwrap();
+        assert!(at.starts_with("2030-01-01T00:0"), "{event}");
+    }
+    assert_eq!(log.last().unwrap()["event"]["type"], "incident_closed");
+}
+
+#[test]
+fn an_approval_from_another_terminal_is_stamped_on_the_drills_clock() {
+    let scene = Scene::new();
+    let answers = scene.answers("a.yaml", "nodes:\n  prepare: {}\n");
+    let walk = custos()
+        .current_dir(repo())
+        .env("CUSTOS_STORE", scene.store())
+        .env("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase")
+        .args(["drill", "tests/fixtures/dual-control.yaml", "--as", "dave"])
+        .args(["--now", "2030-01-01T00:00:00Z", "--answers"])
+        .arg(&answers)
+        .run();
+    assert_eq!(walk.code, 1, "{}", walk.stderr);
+
+    let approve = custos()
+        .current_dir(repo())
+        .env("CUSTOS_STORE", scene.store())
+        .env("P", "bob-drill-passphrase")
+        .args(["approve", "INC-1", "--as", "bob", "--passphrase-env", "P"])
+        .run();
+    assert_eq!(approve.code, 0, "{}", approve.stderr);
+    let log = scene.log("INC-1");
+    let granted = log.last().unwrap();
+    assert_eq!(granted["event"]["type"], "approval_granted");
+    assert!(
+        granted["at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2030-01-01T00:0"),
+        "{granted}"
+    );
+}
+
+#[test]
+fn a_real_incident_refuses_approvals_from_an_answers_file() {
+    let scene = Scene::new();
+    let answers = scene.answers(
+        "a.yaml",
+        "nodes:\n  prepare: {}\n  approve:\n    approvals:\n      - { person: bob, \
+         passphrase_env: BOB_PASS }\n      - { person: erin, passphrase_env: ERIN_PASS }\n",
+    );
+    let run = custos()
+        .current_dir(repo())
+        .env("CUSTOS_STORE", scene.store())
+        .env("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase")
+        .args([
+            "run",
+            "tests/fixtures/dual-control.yaml",
+            "--as",
+            "dave",
+            "--answers",
+        ])
+        .arg(&answers)
+        .run();
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "custos: `{}` approves at `approve`, and this is a real incident: approvals from an \
+             answers file are for drills only; in a real incident each custodian approves from \
+             their own terminal: `custos approve INC-N approve --as PERSON`\n",
+            answers.display()
+        )
+    );
+    assert!(!scene.store().exists(), "nothing was opened");
+}
+
+#[test]
+fn a_real_incident_scripted_to_wait_stops_for_custodians_at_their_own_terminals() {
+    let scene = Scene::new();
+    let answers = scene.answers(
+        "a.yaml",
+        "nodes:\n  prepare: {}\n  approve:\n    approvals: [{ wait: true }]\n",
+    );
+    let run = custos()
+        .current_dir(repo())
+        .env("CUSTOS_STORE", scene.store())
+        .env("CUSTOS_PASSPHRASE_DAVE", "dave-drill-passphrase")
+        .args([
+            "run",
+            "tests/fixtures/dual-control.yaml",
+            "--as",
+            "dave",
+            "--wait",
+            "0",
+        ])
+        .arg("--answers")
+        .arg(&answers)
+        .run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "still waiting for approvals at `approve` after 0 s; `custos approve INC-1 approve` \
+             adds one, then `custos resume INC-1`"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_store_this_user_cannot_write_is_refused_once_with_exit_2() {
+    let scene = walked_drill();
+    let store = scene.store();
+    let answers = scene.answers("a.yaml", FOUND_AFTER_ONE_SEARCH);
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
+
+    // Root writes any file, so it plays the second custodian's account through `setpriv`; any
+    // other user meets a file it may only read.
+    let mut command = if root {
+        let dir = scene.dir.path();
+        let status = std::process::Command::new("chmod")
+            .args(["755"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]);
+        command.arg(env!("CARGO_BIN_EXE_custos"));
+        command
+    } else {
+        let mut permissions = std::fs::metadata(&store).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o444);
+        std::fs::set_permissions(&store, permissions).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+    };
+    let output = command
+        .current_dir(repo())
+        .env_remove("CUSTOS_STORE")
+        .arg("--store")
+        .arg(&store)
+        .args(["--policies", "tests/fixtures/no-policies", "drill", TRIAGE])
+        .arg("--answers")
+        .arg(&answers)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let user = if root {
+        "nobody".to_owned()
+    } else {
+        custos::store::os_user()
+    };
+    let expected = format!(
+        "custos: the store `{}` is not writable by user {user}: the file is owned by uid ",
+        store.display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "; custodians who share a store need write access to the file and its directory \
+             (see docs/dual-control.md)\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("readonly").count(), 0, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

@@ -1,10 +1,12 @@
 //! The dual-control part of a report: every approval with who, which role, from where and
-//! when, flagging approvals by different people typed at one terminal close together.
+//! when, flagging approvals by different people that came from one place close together.
 //!
-//! Two approvals from the same host and terminal within [`SAME_TERMINAL_WINDOW`] are the trace
-//! of one person holding both secrets (or two people at one keyboard). Custos cannot tell which;
-//! it points them out for an auditor. Approvals with no terminal (scripts, pipes) on one host
-//! are compared the same way, so scripted drills show up too.
+//! Two approvals within [`SAME_TERMINAL_WINDOW`] of each other are flagged when they came from
+//! the same host and terminal, from the same operating-system user on the same host (another
+//! tty of one account), or from the same SSH client address. Each is the trace of one person
+//! holding both secrets (or two people at one keyboard). Custos cannot tell which; it points
+//! them out for an auditor. Approvals with no terminal (scripts, pipes) on one host are compared
+//! the same way, so scripted drills show up too.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -28,7 +30,7 @@ pub struct ApprovalEntry {
     pub at: Timestamp,
     /// Where the approval was typed.
     pub origin: Origin,
-    /// Other people who approved from the same host and terminal within the window.
+    /// Other people who approved from the same place (see the module) within the window.
     pub same_terminal_as: Vec<String>,
 }
 
@@ -59,6 +61,7 @@ pub fn dual_control(records: &[EventRecord], window: SignedDuration) -> Vec<Appr
                 person,
                 role,
                 origin,
+                ..
             } => Some(ApprovalEntry {
                 seq: record.seq,
                 node: node.clone(),
@@ -78,8 +81,7 @@ pub fn dual_control(records: &[EventRecord], window: SignedDuration) -> Vec<Appr
             .iter()
             .filter(|other| {
                 other.person != entries[i].person
-                    && other.origin.host == entries[i].origin.host
-                    && other.origin.terminal == entries[i].origin.terminal
+                    && same_place(&other.origin, &entries[i].origin)
                     && other.at.duration_since(entries[i].at).abs() <= window
             })
             .map(|other| other.person.clone())
@@ -91,12 +93,30 @@ pub fn dual_control(records: &[EventRecord], window: SignedDuration) -> Vec<Appr
     entries
 }
 
+/// Whether two origins are one place: one host's terminal, one host's account, or one SSH
+/// client.
+fn same_place(a: &Origin, b: &Origin) -> bool {
+    let same_host = a.host == b.host;
+    let same_ssh_client = a.ssh_client.is_some() && a.ssh_client == b.ssh_client;
+    (same_host && (a.terminal == b.terminal || a.user == b.user)) || same_ssh_client
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::{ChainHash, IncidentId};
 
     fn grant(seq: u64, person: &str, host: &str, terminal: &str, seconds: i64) -> EventRecord {
+        grant_from(seq, person, (person, host, terminal, None), seconds)
+    }
+
+    /// A grant from (user, host, terminal, SSH client).
+    fn grant_from(
+        seq: u64,
+        person: &str,
+        (user, host, terminal, ssh): (&str, &str, &str, Option<&str>),
+        seconds: i64,
+    ) -> EventRecord {
         let start: Timestamp = "2026-12-03T19:00:00Z".parse().unwrap();
         let at = start + SignedDuration::from_secs(seconds);
         EventRecord {
@@ -111,11 +131,13 @@ mod tests {
                 person: person.into(),
                 role: "custodian".into(),
                 origin: Origin {
-                    user: person.into(),
+                    user: user.into(),
                     host: host.into(),
                     terminal: terminal.into(),
                     pid: 1,
+                    ssh_client: ssh.map(str::to_owned),
                 },
+                credential: None,
             },
             prev_hash: ChainHash([0; 32]),
             hash: ChainHash([0; 32]),
@@ -158,5 +180,25 @@ mod tests {
         ];
         let none: Vec<Vec<String>> = vec![vec![]; 2];
         assert_eq!(flags(&records), none);
+    }
+
+    #[test]
+    fn one_account_on_one_host_at_two_terminals_is_flagged() {
+        let records = [
+            grant_from(1, "bob", ("ops", "h", "pts/1", None), 0),
+            grant_from(2, "erin", ("ops", "h", "pts/7", None), 60),
+            grant_from(3, "carol", ("ops", "other", "pts/7", None), 60),
+        ];
+        assert_eq!(flags(&records), [vec!["erin"], vec!["bob"], vec![]]);
+    }
+
+    #[test]
+    fn one_ssh_client_is_flagged_across_hosts_and_accounts() {
+        let records = [
+            grant_from(1, "bob", ("bob", "h1", "pts/1", Some("10.0.0.5")), 0),
+            grant_from(2, "erin", ("erin", "h2", "pts/2", Some("10.0.0.5")), 120),
+            grant_from(3, "carol", ("carol", "h3", "pts/3", Some("10.0.0.9")), 120),
+        ];
+        assert_eq!(flags(&records), [vec!["erin"], vec!["bob"], vec![]]);
     }
 }

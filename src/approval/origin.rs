@@ -11,39 +11,34 @@ use crate::store::Origin;
 /// The terminal recorded when standard input is not a terminal.
 pub const NO_TERMINAL: &str = "no terminal";
 
-/// The current user, host, terminal (tty name, or [`NO_TERMINAL`]) and process id.
+/// The current user, host, terminal (tty name, or [`NO_TERMINAL`]), process id and SSH client.
 pub fn origin() -> Origin {
     Origin {
         user: user(),
         host: host(),
         terminal: terminal(),
         pid: std::process::id(),
+        ssh_client: ssh_client(),
     }
 }
 
+/// The SSH client's address: the first field of `SSH_CONNECTION` ("client-ip client-port
+/// server-ip server-port") or, failing that, of `SSH_CLIENT` ("client-ip client-port
+/// server-port").
+pub fn ssh_client() -> Option<String> {
+    ["SSH_CONNECTION", "SSH_CLIENT"].iter().find_map(|name| {
+        let text = std::env::var(name).ok()?;
+        text.split_whitespace().next().map(str::to_owned)
+    })
+}
+
 /// The login name: `USER` or its kin, else the name `/etc/passwd` gives this process's uid
-/// (cron jobs and CI often run without `USER`), else `unknown user`.
+/// (cron jobs and CI often run without `USER`).
 pub fn user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .or_else(name_of_uid)
-        .unwrap_or_else(|| "unknown user".to_owned())
-}
-
-fn name_of_uid() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?;
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)? == uid).then(|| name.to_owned())
-    })
+        .unwrap_or_else(crate::store::os_user)
 }
 
 fn host() -> String {
@@ -70,11 +65,7 @@ fn terminal() -> String {
             |path| path.trim_start_matches("/dev/").to_owned(),
         );
 
-    // SSH_CONNECTION is "client-ip client-port server-ip server-port".
-    let client = std::env::var("SSH_CONNECTION")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned));
-    match client {
+    match ssh_client() {
         Some(client) => format!("{tty} (ssh from {client})"),
         None => tty,
     }

@@ -2,16 +2,18 @@
 //! shares the incident log, while the walker waits at the approval node.
 //!
 //! Exit codes: 0 the approval was granted; 1 it was refused (the refusal is in the log); 2 the
-//! request could not be judged (no such incident, not waiting at an approval node, no roster).
+//! request could not be judged (no such incident, not an approval node, no roster), or came
+//! when the incident was not waiting at the node or its quorum was met (both logged as
+//! refusals).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use custos::approval::{self, ApprovalError, Attempt};
+use custos::engine::Clock;
 use custos::policy::roster::Roster;
 use custos::runbook::{Context, NodeId, NodeKind};
 use custos::store::{Event, IncidentId, IncidentState, Store};
-use jiff::Timestamp;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -101,7 +103,8 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
         &args.person,
         &passphrase,
         approval::origin(),
-        Timestamp::now(),
+        // A drill's approvals are stamped on the drill's clock, as its walk is.
+        Clock::of_incident(&records).now(),
     );
     drop(passphrase);
 

@@ -157,6 +157,11 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         // A reader that stopped reading (`custos log X | head`) is not an error.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        // A store this user may not write is a setup problem, not a failed run.
+        Err(error) if is_unwritable_store(&error) => {
+            eprintln!("custos: {error:#}");
+            ExitCode::from(INVALID)
+        }
         Err(error) => {
             eprintln!("custos: error: {error:#}");
             ExitCode::from(FAILED)
@@ -181,6 +186,15 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn is_unwritable_store(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<custos::store::StoreError>(),
+            Some(custos::store::StoreError::NotWritable { .. })
+        )
     })
 }
 

@@ -38,6 +38,9 @@ pub enum KeyCommand {
     Export,
 }
 
+/// The width the human-readable listings fit in: an 80-column terminal over SSH.
+const WIDTH: usize = 80;
+
 pub fn incidents(globals: &Globals) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let store = Store::open(&globals.store_path())?;
@@ -46,10 +49,27 @@ pub fn incidents(globals: &Globals) -> anyhow::Result<ExitCode> {
         eprintln!("custos: no incidents in {}", store.path().display());
         return Ok(ExitCode::SUCCESS);
     }
+
+    // ID, then the runbook in what is left of 80 columns beside state (6), kind (5) and two
+    // times to the minute (16 each), with a space between columns.
+    let id_width = incidents
+        .iter()
+        .map(|incident| incident.id.to_string().len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let runbook_width = WIDTH.saturating_sub(id_width + 6 + 5 + 16 + 16 + 5).max(12);
+    let row = |id: &str, runbook: &str, state: &str, kind: &str, opened: &str, last: &str| {
+        let runbook = abbreviate(runbook, runbook_width);
+        let line = format!(
+            "{id:<id_width$} {runbook:<runbook_width$} {state:<6} {kind:<5} {opened:<16} {last}"
+        );
+        line.trim_end().to_owned()
+    };
     writeln!(
         out,
-        "{:<8} {:<28} {:<7} {:<6} {:<17} {:<17}",
-        "ID", "RUNBOOK", "STATE", "KIND", "OPENED", "LAST ACTIVITY"
+        "{}",
+        row("ID", "RUNBOOK", "STATE", "KIND", "OPENED", "LAST ACTIVITY")
     )?;
     for incident in incidents {
         let state = match incident.state {
@@ -57,16 +77,65 @@ pub fn incidents(globals: &Globals) -> anyhow::Result<ExitCode> {
             IncidentState::Closed => "closed",
         };
         let kind = if incident.rehearsal { "drill" } else { "real" };
-        let runbook: String = incident.runbook_id.chars().take(28).collect();
-        writeln!(
-            out,
-            "{:<8} {runbook:<28} {state:<7} {kind:<6} {:<17} {:<17}",
-            incident.id.to_string(),
-            minute(incident.opened_at),
-            minute(incident.last_activity)
-        )?;
+        let line = row(
+            &incident.id.to_string(),
+            &incident.runbook_id,
+            state,
+            kind,
+            &minute(incident.opened_at),
+            &minute(incident.last_activity),
+        );
+        writeln!(out, "{line}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` cut to `width` characters, ending in `…` when cut.
+fn abbreviate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// `text` broken at spaces into lines of at most `width` characters, every line after the first
+/// starting with `indent`; a word longer than a line is cut across lines.
+fn fit(text: &str, first: &str, indent: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = first.to_owned();
+    let empty = |line: &str, prefix: &str| line.chars().count() == prefix.chars().count();
+    let mut prefix = first.to_owned();
+
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = line.chars().count();
+            let space = usize::from(!empty(&line, &prefix));
+            if used + space + word.len() <= width {
+                if space == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if empty(&line, &prefix) {
+                let room = width.saturating_sub(used).max(1);
+                let rest = word.split_off(room.min(word.len()));
+                line.extend(word.iter());
+                word = rest;
+            }
+            lines.push(std::mem::replace(&mut line, indent.to_owned()));
+            prefix = indent.to_owned();
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !empty(&line, &prefix) || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A timestamp to the minute, in UTC: `2026-12-03 19:04`.
@@ -102,13 +171,22 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     } else {
         "REAL INCIDENT"
     };
-    writeln!(out, "{} · {kind} · {}", incident.id, incident.title)?;
-    writeln!(
-        out,
-        "runbook `{}` version {} · SHA-256 {} · severity {}",
-        incident.runbook_id, incident.runbook_version, incident.runbook_sha256, incident.severity
-    )?;
-    writeln!(out,)?;
+    let title = format!("{} · {kind} · {}", incident.id, incident.title);
+    let runbook = format!(
+        "runbook `{}` version {} · severity {}",
+        incident.runbook_id, incident.runbook_version, incident.severity
+    );
+    for line in fit(&title, "", "  ", WIDTH)
+        .into_iter()
+        .chain(fit(&runbook, "", "  ", WIDTH))
+    {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "SHA-256 {}", incident.runbook_sha256)?;
+    writeln!(out)?;
+
+    // Each event: its number, time, actor, kind and fields, wrapped to 80 columns with the
+    // continuation indented (`--json` has every field on one line).
     for record in &records {
         let event = serde_json::to_value(&record.event).unwrap_or_default();
         let mut fields = event.as_object().cloned().unwrap_or_default();
@@ -123,14 +201,15 @@ pub fn log(args: &LogArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
                 other => format!("{key}={other}"),
             })
             .collect();
-        writeln!(
-            out,
-            "{:>4} {} {:<10} {kind} {}",
+        let head = format!(
+            "{:>4} {} ",
             record.seq,
-            record.at.strftime("%Y-%m-%d %H:%M:%S"),
-            record.actor,
-            detail.join(" ")
-        )?;
+            record.at.strftime("%Y-%m-%d %H:%M:%S")
+        );
+        let text = format!("{} {kind} {}", record.actor, detail.join(" "));
+        for line in fit(&text, &head, "       ", WIDTH) {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -187,5 +266,38 @@ pub fn key(command: &KeyCommand, globals: &Globals) -> anyhow::Result<ExitCode> 
             println!("{}", signing::public_key_text(&key.verifying_key()));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{abbreviate, fit};
+
+    #[test]
+    fn long_text_and_long_words_fit_the_width_with_the_indent() {
+        let text = format!("short words {} more words after", "x".repeat(150));
+        let lines = fit(&text, "    ", "    ", 40);
+        assert!(
+            lines.iter().all(|line| line.chars().count() <= 40),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().all(|line| line.starts_with("    ")),
+            "{lines:?}"
+        );
+        let joined: String = lines.concat().split_whitespace().collect();
+        assert_eq!(joined, text.split_whitespace().collect::<String>());
+    }
+
+    #[test]
+    fn text_that_fits_is_one_line() {
+        assert_eq!(fit("a b c", "", "  ", 80), ["a b c"]);
+        assert_eq!(fit("", "    ", "    ", 80), ["    "]);
+    }
+
+    #[test]
+    fn names_longer_than_their_column_end_in_an_ellipsis() {
+        assert_eq!(abbreviate("secondary-hsm-unreachable", 12), "secondary-h…");
+        assert_eq!(abbreviate("card-triage", 12), "card-triage");
     }
 }

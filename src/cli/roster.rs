@@ -37,12 +37,22 @@ enum Command {
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
-    /// Set a person's passphrase.
+    /// Change a person's passphrase: they give the current one, or a security officer resets
+    /// it with `--reset-by`. The roster records the day (and who reset it).
     Passwd {
         id: String,
-        /// Read the passphrase from this variable instead of a prompt (scripts and tests).
+        /// Read the new passphrase from this variable instead of a prompt (scripts and tests).
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
+        /// Read the current passphrase from this variable instead of a prompt.
+        #[arg(long, value_name = "VAR", conflicts_with = "reset_by")]
+        old_passphrase_env: Option<String>,
+        /// A security officer resets the passphrase instead, authenticating with their own.
+        #[arg(long, value_name = "OFFICER")]
+        reset_by: Option<String>,
+        /// Read the officer's passphrase from this variable instead of a prompt.
+        #[arg(long, value_name = "VAR", requires = "reset_by")]
+        officer_passphrase_env: Option<String>,
     },
     /// Revoke a person from a day on; they stay in the file for the record.
     Revoke {
@@ -96,17 +106,47 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
             save(&roster, &path)?;
             eprintln!("custos: added `{id}` to `{}`", path.display());
         }
-        Command::Passwd { id, passphrase_env } => {
+        Command::Passwd {
+            id,
+            passphrase_env,
+            old_passphrase_env,
+            reset_by,
+            officer_passphrase_env,
+        } => {
             let mut roster = load(&path)?;
-            if roster.person(id).is_none() {
+            let Some(person) = roster.person(id) else {
                 bail!("there is no `{id}` in the roster `{}`", path.display());
+            };
+            match reset_by {
+                Some(officer) => {
+                    let env = officer_passphrase_env.as_deref();
+                    officer_may_reset(&roster, officer, id, env)?;
+                }
+                None => {
+                    let prompt = format!("Current passphrase for {id}:");
+                    let old =
+                        super::passphrase::read(old_passphrase_env.as_deref(), &prompt, false)?;
+                    if !roster::verify_passphrase(&person.credential, &old) {
+                        bail!(
+                            "the current passphrase of `{id}` is wrong; nothing was changed (a \
+                             security officer can reset it with `--reset-by OFFICER`)"
+                        );
+                    }
+                }
             }
             let hash = new_hash(passphrase_env.as_deref(), id)?;
             if let Some(person) = roster.person_mut(id) {
                 person.credential = hash;
+                person.changed = Some(today());
+                person.reset_by.clone_from(reset_by);
             }
             save(&roster, &path)?;
-            eprintln!("custos: the passphrase of `{id}` is changed");
+            match reset_by {
+                Some(officer) => {
+                    eprintln!("custos: the passphrase of `{id}` is reset by `{officer}`");
+                }
+                None => eprintln!("custos: the passphrase of `{id}` is changed"),
+            }
         }
         Command::Revoke { id, on } => {
             let mut roster = load(&path)?;
@@ -169,6 +209,8 @@ fn add(
         name: name.to_owned(),
         roles: roles.to_vec(),
         credential: String::new(),
+        changed: None,
+        reset_by: None,
         active_from: active_from.unwrap_or_else(today),
         revoked_on: None,
         components: Vec::new(),
@@ -232,6 +274,42 @@ fn give_back(
     };
     held.returned_on = Some(on);
     Ok(())
+}
+
+/// Refuses unless `officer` is an active security officer, not `id`, who proves it with their
+/// own passphrase.
+fn officer_may_reset(
+    roster: &Roster,
+    officer: &str,
+    id: &str,
+    env: Option<&str>,
+) -> anyhow::Result<()> {
+    let refused =
+        |why: &str| anyhow::anyhow!("`{officer}` may not reset the passphrase of `{id}`: {why}");
+    let Some(entry) = roster.person(officer) else {
+        return Err(refused("not in the roster"));
+    };
+    if officer == id {
+        return Err(refused(
+            "a person changes their own passphrase with the current one, not by a reset",
+        ));
+    }
+    if !entry.has_role("security-officer") {
+        return Err(refused("only a security officer may reset a passphrase"));
+    }
+    if entry.standing(Timestamp::now()) != Standing::Active {
+        return Err(refused("not active in the roster"));
+    }
+
+    let prompt = format!("Passphrase of {officer} (security officer):");
+    let passphrase = super::passphrase::read(env, &prompt, false)?;
+    match roster::authenticate(&entry.credential, &passphrase) {
+        Ok(()) => Ok(()),
+        Err(roster::Mismatch::Wrong) => Err(refused("wrong passphrase")),
+        Err(roster::Mismatch::Unusable(reason)) => {
+            Err(refused(&format!("their own credential {reason}")))
+        }
+    }
 }
 
 /// Reads a new passphrase (twice at a prompt) and hashes it; the text is wiped on return.

@@ -2,14 +2,24 @@
 //!
 //! Exit codes: 0 when the incident closed or the responder paused it on purpose; 1 when the
 //! walk stopped on a problem (an answers file without an answer, a value that does not fit,
-//! the store failing); 2 when the runbook or an argument cannot be used.
+//! the store failing); 2 when the runbook or an argument cannot be used, including an initiator
+//! who does not authenticate and an answers file that approves in a real incident.
+//!
+//! A runbook whose approvals exclude the initiator starts only with `--as PERSON`, a person of
+//! the roster who proves it with their passphrase (a hidden prompt, or the variable the answers
+//! file names); `initiator_authenticated` records it. Otherwise `--as` is the name recorded as
+//! the actor, unchecked.
 
 use super::terminal::Terminal;
 use super::{FAILED, Globals, INVALID};
 use anyhow::{Context as _, bail};
-use custos::engine::answers::{Answers, Script};
+use custos::approval;
+use custos::engine::answers::{Answers, Script, scripted_approval_refused};
+use custos::engine::gates::PolicyGates;
 use custos::engine::hsm_actions::HsmActions;
-use custos::engine::{Clock, Ending, Responder, Stop, WalkContext, WalkState, Walker};
+use custos::engine::{
+    Clock, Ending, InitiatorProof, Responder, Start, Stop, WalkContext, WalkState, Walker,
+};
 use custos::hsm::Secrets;
 use custos::policy::environment::Environments;
 use custos::runbook::{NodeKind, Runbook, parse};
@@ -61,6 +71,7 @@ pub struct WalkArgs {
     answers: Option<PathBuf>,
 
     /// Run the clock from this moment (RFC 3339), so time-based escalations replay (drills).
+    /// A drill keeps its clock when resumed and when approved from other terminals.
     #[arg(long, value_name = "TIMESTAMP")]
     now: Option<jiff::Timestamp>,
 
@@ -108,18 +119,30 @@ fn start(
         return Ok(ExitCode::from(INVALID));
     }
 
-    let mut store = Store::open(&globals.store_path())?;
-    let mut responder = responder(walk)?;
+    let mut gates = PolicyGates::load(&globals.policies)?;
+    let mut responder = match responder(walk, rehearsal, "INC-N")? {
+        Ok(responder) => responder,
+        Err(code) => return Ok(code),
+    };
     let clock = walk.now.map_or_else(Clock::real, Clock::starting_at);
     let actor = actor(walk);
-    let incident = match custos::engine::open(
-        &mut store,
-        &loaded,
-        &actor,
+    let initiator = if excludes_initiator(&loaded.runbook) {
+        match authenticate(walk, &loaded.runbook, &gates, responder.as_mut(), clock) {
+            Ok(proof) => Some(proof),
+            Err(code) => return Ok(code),
+        }
+    } else {
+        None
+    };
+    let mut store = Store::open(&globals.store_path())?;
+    let start = Start {
+        loaded: &loaded,
+        actor: &actor,
         rehearsal,
         clock,
-        responder.as_mut(),
-    )? {
+        initiator,
+    };
+    let incident = match custos::engine::open(&mut store, &start, responder.as_mut(), &gates)? {
         Ok(incident) => incident,
         Err(stop) => return Ok(stopped_before_opening(&stop)),
     };
@@ -136,8 +159,59 @@ fn start(
         clock,
         responder.as_mut(),
         environments,
+        &mut gates,
         globals,
     )
+}
+
+/// Whether an approval of `runbook` excludes the person who opened the incident.
+fn excludes_initiator(runbook: &Runbook) -> bool {
+    runbook.nodes.iter().any(|node| {
+        matches!(&node.kind, NodeKind::Approval { require, .. } if require.exclude_initiator)
+    })
+}
+
+/// The `--as` person, authenticated against the roster; the exit code when they cannot be.
+fn authenticate(
+    walk: &WalkArgs,
+    runbook: &Runbook,
+    gates: &PolicyGates,
+    responder: &mut dyn Responder,
+    clock: Clock,
+) -> Result<InitiatorProof, ExitCode> {
+    let refuse = |message: String| {
+        eprintln!("custos: {message}");
+        ExitCode::from(INVALID)
+    };
+    let Some(person) = &walk.person else {
+        return Err(refuse(format!(
+            "`{}` has approvals that exclude the person who opens the incident, so it starts \
+             only with `--as PERSON`: a person of the roster, who authenticates with their \
+             passphrase",
+            runbook.id
+        )));
+    };
+    let Some(roster) = gates.roster() else {
+        return Err(refuse(format!(
+            "`{}` has approvals that exclude the person who opens the incident, and there is no \
+             roster to authenticate `{person}` against",
+            runbook.id
+        )));
+    };
+
+    let passphrase = responder
+        .authenticate(person)
+        .map_err(|stop| stopped_before_opening(&stop))?;
+    match approval::authenticate_initiator(roster, person, &passphrase, clock.now()) {
+        Ok(credential) => Ok(InitiatorProof {
+            person: person.clone(),
+            origin: approval::origin(),
+            credential,
+        }),
+        Err(refusal) => Err(refuse(format!(
+            "`{person}` did not authenticate, so the incident was not opened: {refusal}"
+        ))),
+    }
 }
 
 pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -164,9 +238,18 @@ pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
     }
 
     let environments = environments(globals)?;
-    let mut responder = responder(&args.walk)?;
-    let clock = args.walk.now.map_or_else(Clock::real, Clock::starting_at);
+    let mut gates = PolicyGates::load(&globals.policies)?;
+    let id = args.incident.to_string();
+    let mut responder = match responder(&args.walk, incident.rehearsal, &id)? {
+        Ok(responder) => responder,
+        Err(code) => return Ok(code),
+    };
     let records = store.events(&args.incident)?;
+    // A drill resumes on the clock it was opened with, unless `--now` sets it again.
+    let clock = args
+        .walk
+        .now
+        .map_or_else(|| Clock::of_incident(&records), Clock::starting_at);
     let state = WalkState::replay(&records);
     if state.closed.is_some() {
         eprintln!(
@@ -194,6 +277,7 @@ pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         clock,
         responder.as_mut(),
         environments,
+        &mut gates,
         globals,
     )
 }
@@ -207,6 +291,7 @@ fn continue_walk(
     clock: Clock,
     responder: &mut dyn Responder,
     environments: Option<Environments>,
+    gates: &mut PolicyGates,
     globals: &Globals,
 ) -> anyhow::Result<ExitCode> {
     let key_path = signing::default_key_path(store.path());
@@ -222,7 +307,6 @@ fn continue_walk(
         (None, _) => Box::new(custos::hsm::FixedSecrets::new()),
     };
     let mut actions = HsmActions::new(environments, secrets, globals.policies.clone());
-    let mut gates = custos::engine::gates::PolicyGates::load(&globals.policies)?;
 
     if rehearsal {
         actions.recall_drill_moves(&store.events(&incident)?);
@@ -238,7 +322,7 @@ fn continue_walk(
         },
         responder,
         actions: &mut actions,
-        gates: &mut gates,
+        gates,
         key: &key,
         poll: Duration::from_millis(250),
         patience: Duration::from_secs(walk.wait),
@@ -271,14 +355,29 @@ fn continue_walk(
     }
 }
 
-fn responder(walk: &WalkArgs) -> anyhow::Result<Box<dyn Responder>> {
-    match &walk.answers {
-        Some(path) => match Answers::load(path) {
-            Ok(answers) => Ok(Box::new(Script::new(answers, walk.quiet))),
-            Err(report) => bail!("{}", report.to_string().trim_end()),
-        },
-        None => Ok(Box::new(Terminal::new())),
+/// The terminal, or the answers file; an answers file that approves is refused outside a drill
+/// (`incident` names the incident in the message).
+fn responder(
+    walk: &WalkArgs,
+    rehearsal: bool,
+    incident: &str,
+) -> anyhow::Result<Result<Box<dyn Responder>, ExitCode>> {
+    let Some(path) = &walk.answers else {
+        return Ok(Ok(Box::new(Terminal::new())));
+    };
+    let answers = match Answers::load(path) {
+        Ok(answers) => answers,
+        Err(report) => bail!("{}", report.to_string().trim_end()),
+    };
+    if let Some(node) = answers.approving_nodes().first().filter(|_| !rehearsal) {
+        eprintln!(
+            "custos: `{}` approves at `{node}`, and this is a real incident: {}",
+            path.display(),
+            scripted_approval_refused(incident, node)
+        );
+        return Ok(Err(ExitCode::from(INVALID)));
     }
+    Ok(Ok(Box::new(Script::new(answers, walk.quiet))))
 }
 
 fn stopped_before_opening(stop: &Stop) -> ExitCode {

@@ -2,10 +2,14 @@
 //! terminal over SSH.
 //!
 //! Esc or Ctrl-C at any prompt pauses the walk; the incident stays open and `custos resume`
-//! continues it. Nothing typed here is written anywhere before the engine records it.
+//! continues it. While the walk waits for approvals from other terminals, the terminal is in
+//! raw mode so that Enter, Esc or Ctrl-C return to the approval menu. Nothing typed here is
+//! written anywhere before the engine records it.
 
+use crossterm::event::{self, Event as Key, KeyCode, KeyEventKind, KeyModifiers};
+use crossterm::terminal;
 use custos::engine::fields::check_value;
-use custos::engine::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View};
+use custos::engine::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View, Waiting};
 use custos::runbook::{Edge, Input, InputKind, NodeKind, Requirement};
 use custos::store::event::Participant;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,17 +18,20 @@ use inquire::validator::Validation;
 use inquire::{Password, PasswordDisplayMode, Select, Text};
 use serde_json::{Map, Value};
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 const WIDTH: usize = 80;
 const NOTE: &str = "Add a note";
 const PAUSE: &str = "Pause here (resume later)";
 const DONE: &str = "Done, go on";
+const GO_ON: &str = "Go on";
 
 /// A person at a terminal.
 pub struct Terminal {
     spinner: Option<ProgressBar>,
+    /// Whether the terminal was put in raw mode to watch for keys while waiting.
+    raw: bool,
     bold: bool,
 }
 
@@ -32,8 +39,19 @@ impl Terminal {
     pub fn new() -> Self {
         Self {
             spinner: None,
+            raw: false,
             bold: std::io::stdout().is_terminal(),
         }
+    }
+
+    fn spin(&mut self, message: String) {
+        let spinner = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            spinner.set_style(style);
+        }
+        spinner.set_message(message);
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        self.spinner = Some(spinner);
     }
 
     fn heading(&self, text: &str) -> String {
@@ -74,6 +92,7 @@ fn ask_value(input: &Input) -> Result<Option<Value>, Stop> {
                 InputKind::Kcv => "hexadecimal, like 08D7B4",
                 InputKind::Date => "like 2026-12-03",
                 InputKind::Number => "a number",
+                InputKind::Person => "an id of the roster, like alice",
                 _ => "",
             };
             asked(
@@ -162,7 +181,65 @@ fn wrap(text: &str, width: usize) -> String {
     out
 }
 
+/// Whether a key event asks to stop waiting: Enter (a line feed in raw mode reads as Ctrl-J),
+/// Esc or Ctrl-C.
+fn is_back(key: &Key) -> bool {
+    let Key::Key(key) = key else {
+        return false;
+    };
+    if key.kind != KeyEventKind::Press {
+        return false;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let ctrl_key = ctrl && matches!(key.code, KeyCode::Char('c' | 'j'));
+    matches!(key.code, KeyCode::Enter | KeyCode::Esc) || ctrl_key
+}
+
+/// Watches the keyboard for up to `pause`; `true` when the person asked to go back.
+fn asked_back(pause: Duration) -> bool {
+    let deadline = Instant::now() + pause;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        match event::poll(left) {
+            Ok(true) => {
+                if event::read().is_ok_and(|key| is_back(&key)) {
+                    return true;
+                }
+            }
+            Ok(false) | Err(_) => return false,
+        }
+    }
+}
+
 impl Responder for Terminal {
+    fn authenticate(&mut self, person: &str) -> Result<Zeroizing<String>, Stop> {
+        println!(
+            "{}",
+            wrap(
+                &format!(
+                    "This runbook's approvals exclude the person who opens the incident, so \
+                     custos checks that you are {person}."
+                ),
+                WIDTH
+            )
+            .trim_end()
+        );
+        let passphrase = asked(
+            Password::new(&format!("Passphrase for {person}:"))
+                .without_confirmation()
+                .with_display_mode(PasswordDisplayMode::Hidden)
+                .prompt(),
+        )?;
+        Ok(Zeroizing::new(passphrase))
+    }
+
+    fn interactive(&self) -> bool {
+        true
+    }
+
     fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop> {
         let mut values = Map::new();
         if !inputs.is_empty() {
@@ -262,9 +339,23 @@ impl Responder for Terminal {
         })
     }
 
-    fn notes(&mut self, view: &View<'_>) -> Vec<String> {
-        let _ = view;
-        Vec::new()
+    fn notes(&mut self, _: &View<'_>) -> Vec<String> {
+        // The node's work is done and must be recorded, so this menu offers no pause: Esc and
+        // Ctrl-C just go on.
+        let mut notes = Vec::new();
+        loop {
+            let options = vec![GO_ON.to_owned(), NOTE.to_owned()];
+            match Select::new("Before going on:", options).prompt().as_deref() {
+                Ok(NOTE) => {
+                    if let Ok(note) = Text::new("Note:").prompt()
+                        && !note.trim().is_empty()
+                    {
+                        notes.push(note);
+                    }
+                }
+                _ => return notes,
+            }
+        }
     }
 
     fn approve(
@@ -305,9 +396,17 @@ impl Responder for Terminal {
         if picked != here {
             if let NodeKind::Approval { .. } = view.node.kind {
                 println!(
-                    "Waiting. From another terminal: custos approve INCIDENT {} --as PERSON",
-                    view.node.id
+                    "{}",
+                    wrap(
+                        &format!(
+                            "From another terminal: custos approve {} {} --as PERSON",
+                            view.incident, view.node.id
+                        ),
+                        WIDTH
+                    )
+                    .trim_end()
                 );
+                println!("Press Enter to go back to the menu.");
             }
             return Ok(ApprovalMove::Wait);
         }
@@ -328,19 +427,48 @@ impl Responder for Terminal {
         println!("{}", wrap(&format!("→ {message}"), WIDTH).trim_end());
     }
 
-    fn working(&mut self, what: &str) {
-        let spinner = ProgressBar::new_spinner();
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-            spinner.set_style(style);
+    fn waiting(
+        &mut self,
+        view: &View<'_>,
+        already: &[String],
+        pause: Duration,
+    ) -> Result<Waiting, Stop> {
+        let so_far = if already.is_empty() {
+            "none yet".to_owned()
+        } else {
+            already.join(", ")
+        };
+        let message = format!("waiting at `{}`; approved: {so_far}", view.node.id);
+        match &self.spinner {
+            Some(spinner) => spinner.set_message(message),
+            None => {
+                self.spin(message);
+                self.raw = std::io::stdin().is_terminal() && terminal::enable_raw_mode().is_ok();
+            }
         }
-        spinner.set_message(format!("running {what}"));
-        spinner.enable_steady_tick(Duration::from_millis(120));
-        self.spinner = Some(spinner);
+
+        if !self.raw {
+            std::thread::sleep(pause);
+            return Ok(Waiting::Still);
+        }
+        Ok(if asked_back(pause) {
+            Waiting::Back
+        } else {
+            Waiting::Still
+        })
+    }
+
+    fn working(&mut self, what: &str) {
+        self.spin(format!("running {what}"));
     }
 
     fn finished(&mut self) {
         if let Some(spinner) = self.spinner.take() {
             spinner.finish_and_clear();
+        }
+        if self.raw {
+            let _ = terminal::disable_raw_mode();
+            self.raw = false;
         }
     }
 }

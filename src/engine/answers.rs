@@ -16,10 +16,14 @@
 //!   - { person: alice, role: custodian }
 //! components:                             # hsm.load_components, in a drill only:
 //!   ZMK-DRILL-2027: [ZMK_COMPONENT_A, ZMK_COMPONENT_B]   # the variables holding each, in hex
+//! initiator: { passphrase_env: DAVE_PASS }  # the `--as` person's passphrase, when asked;
+//!                                           # `CUSTOS_PASSPHRASE_DAVE` if not given
 //! ```
 //!
 //! Visits are counted from the log, so a resumed walk picks up the answer for the visit it is
-//! at. A node without an answer stops the walk, which stays open to resume.
+//! at. A node without an answer stops the walk, which stays open to resume. Approvals naming
+//! people are for drills only: in a real incident two passphrases in one process would defeat
+//! dual control, so each custodian approves with `custos approve` from their own terminal.
 //!
 //! Like passphrases, key components never sit in the file: it names, per key label, the
 //! environment variables that hold each component in hex, in order. They are read only in a
@@ -52,6 +56,15 @@ pub struct Answers {
     /// its components in hex, in order. Never the components themselves.
     #[serde(default)]
     pub components: BTreeMap<String, Vec<String>>,
+    /// Where the passphrase of the person opening the incident is, when they must authenticate.
+    pub initiator: Option<ScriptedInitiator>,
+}
+
+/// The person opening the incident (`--as`): the environment variable with their passphrase.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedInitiator {
+    pub passphrase_env: String,
 }
 
 /// The answers to one node: one for every visit, or a list, one per visit in order.
@@ -160,6 +173,27 @@ impl Answers {
         }
     }
 
+    /// The nodes where the file gives approvals by named people, sorted.
+    pub fn approving_nodes(&self) -> Vec<&str> {
+        let mut nodes: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter(|(_, visits)| {
+                let answers: Vec<&Answer> = match visits {
+                    Visits::Each(list) => list.iter().collect(),
+                    Visits::Always(answer) => vec![answer],
+                };
+                answers.iter().any(|answer| match answer {
+                    Answer::Full(full) => full.approvals.iter().any(|a| a.person.is_some()),
+                    Answer::Option(_) => false,
+                })
+            })
+            .map(|(node, _)| node.as_str())
+            .collect();
+        nodes.sort_unstable();
+        nodes
+    }
+
     fn answer(&self, node: &str, visit: u32) -> Option<FullAnswer> {
         let visits = self.nodes.get(node)?;
         let answer = match visits {
@@ -217,7 +251,29 @@ impl Script {
     }
 }
 
+/// Why an answers file may not approve in a real incident, for the incident `incident`.
+pub fn scripted_approval_refused(incident: &str, node: &str) -> String {
+    format!(
+        "approvals from an answers file are for drills only; in a real incident each custodian \
+         approves from their own terminal: `custos approve {incident} {node} --as PERSON`"
+    )
+}
+
 impl Responder for Script {
+    fn authenticate(&mut self, person: &str) -> Result<Zeroizing<String>, Stop> {
+        let variable = match &self.answers.initiator {
+            Some(initiator) => initiator.passphrase_env.clone(),
+            None => crate::approval::passphrase_variable(person),
+        };
+        std::env::var(&variable).map(Zeroizing::new).map_err(|_| {
+            Stop::Invalid(format!(
+                "`{person}` must authenticate to open this incident, and the environment \
+                 variable `{variable}` for their passphrase is not set (the answers file may \
+                 name another: `initiator: {{ passphrase_env: VAR }}`)"
+            ))
+        })
+    }
+
     fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop> {
         let mut values = Map::new();
         for input in inputs {
@@ -355,6 +411,13 @@ impl Responder for Script {
         if next.wait {
             // A wait stays where it is: the walk keeps waiting until others approve.
             return Ok(ApprovalMove::Wait);
+        }
+        if !view.rehearsal {
+            let incident = view.incident.to_string();
+            return Err(Stop::Invalid(scripted_approval_refused(
+                &incident,
+                view.node.id.as_str(),
+            )));
         }
         *used += 1;
         let person = next.person.clone().ok_or_else(|| {

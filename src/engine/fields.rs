@@ -46,6 +46,15 @@ pub fn check_value(input: &Input, value: &Value) -> Result<Value, String> {
                 ))
             }
         }
+        InputKind::Person => {
+            if crate::policy::roster::is_id(&text) {
+                Ok(Value::String(text))
+            } else {
+                Err(format!(
+                    "`{text}` is not a roster id: lowercase letters, digits, `-`, `_` and `.`"
+                ))
+            }
+        }
         InputKind::Choice(choices) => {
             if choices.contains(&text) {
                 Ok(Value::String(text))
@@ -67,6 +76,7 @@ mod tests {
             prompt: "X?".into(),
             kind,
             required: true,
+            holds: None,
         }
     }
 

@@ -10,8 +10,11 @@ use super::walk::{EngineError, Gates, WalkContext};
 use crate::approval::{self, Attempt};
 use crate::notify;
 use crate::policy::roster::Roster;
-use crate::runbook::{Node, NodeKind};
-use crate::store::EventRecord;
+use crate::runbook::{Input, Node, NodeKind};
+use crate::store::Participant;
+use crate::store::{EventRecord, NotificationId, NotificationState};
+use jiff::Timestamp;
+use serde_json::{Map, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -40,7 +43,34 @@ impl PolicyGates {
     }
 }
 
+impl PolicyGates {
+    /// The roster, when `policies/roster.yaml` exists.
+    pub fn roster(&self) -> Option<&Roster> {
+        self.roster.as_ref()
+    }
+}
+
 impl Gates for PolicyGates {
+    fn people(
+        &self,
+        walk: &WalkContext<'_>,
+        fields: &[Input],
+        values: &Map<String, Value>,
+    ) -> Result<(), String> {
+        let inputs = &walk.state.inputs;
+        approval::check_people(
+            self.roster.as_ref(),
+            fields,
+            values,
+            inputs,
+            walk.clock.now(),
+        )
+    }
+
+    fn participants(&self, participants: &[Participant], at: Timestamp) -> Result<(), String> {
+        approval::check_participants(self.roster.as_ref(), participants, at)
+    }
+
     fn attempt(
         &mut self,
         walk: &mut WalkContext<'_>,
@@ -98,24 +128,41 @@ impl Gates for PolicyGates {
         };
         let now = walk.clock.now();
         let incident = walk.incident;
-        let queued = notify::queue(
-            walk.store,
-            &self.mail,
-            &incident,
-            Some(node.id.as_str()),
-            &group.name,
-            &template.name,
-            now,
-        );
-        let id = match queued {
-            Ok(id) => id,
-            Err(notify::NotifyError::Store(error)) => return Err(error.into()),
-            Err(other) => return Ok(Err(other.to_string())),
+
+        // A walk that stopped after queueing (a crash while the mail server took its time)
+        // delivers the notification it queued instead of queueing the same one again.
+        let earlier = walk
+            .state
+            .queued_here
+            .as_deref()
+            .and_then(|id| id.parse::<NotificationId>().ok());
+        let id = match earlier {
+            Some(id) => id,
+            None => {
+                let queued = notify::queue(
+                    walk.store,
+                    &self.mail,
+                    &incident,
+                    Some(node.id.as_str()),
+                    &group.name,
+                    &template.name,
+                    now,
+                );
+                match queued {
+                    Ok(id) => id,
+                    Err(notify::NotifyError::Store(error)) => return Err(error.into()),
+                    Err(other) => return Ok(Err(other.to_string())),
+                }
+            }
         };
         let delivery = notify::deliver(walk.store, &self.mail, now);
         let sent = delivery
             .as_ref()
-            .is_ok_and(|report| report.sent.contains(&id));
+            .is_ok_and(|report| report.sent.contains(&id))
+            || walk
+                .store
+                .notification(id)
+                .is_ok_and(|n| n.state == NotificationState::Sent);
         let state = match delivery {
             Ok(_) if sent => "sent".to_owned(),
             Ok(_) => {
@@ -123,8 +170,13 @@ impl Gates for PolicyGates {
             }
             Err(error) => format!("queued; sending failed ({error}), `custos escalate` retries"),
         };
+        let again = if earlier.is_some() {
+            ", queued before custos stopped"
+        } else {
+            ""
+        };
         Ok(Ok(format!(
-            "{} told ({}, message `{id}`): {state}",
+            "{} told ({}, message `{id}`{again}): {state}",
             group.name, template.name
         )))
     }

@@ -16,6 +16,9 @@ pub mod state;
 pub mod walk;
 
 pub use clock::Clock;
-pub use responder::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View};
+pub use responder::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View, Waiting};
 pub use state::WalkState;
-pub use walk::{ActionFailure, Actions, Ending, EngineError, Gates, WalkContext, Walker, open};
+pub use walk::{
+    ActionFailure, Actions, Ending, EngineError, Gates, InitiatorProof, Start, WalkContext, Walker,
+    open,
+};

@@ -148,6 +148,7 @@ fn approvals(records: &[EventRecord], out: &mut String) {
                 person,
                 role,
                 origin,
+                ..
             } => Some(format!(
                 "  {node}: {person} as {role}, from {}@{} {}",
                 origin.user, origin.host, origin.terminal

@@ -5,8 +5,10 @@
 //! stop the walk instead of answering, and the incident stays open to resume.
 
 use crate::runbook::{Edge, Input, Node, Requirement};
+use crate::store::IncidentId;
 use crate::store::event::Participant;
 use serde_json::{Map, Value};
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// Why a responder did not answer.
@@ -25,6 +27,7 @@ pub const RECENT: usize = 5;
 
 /// What the walk shows about the node it is at.
 pub struct View<'a> {
+    pub incident: IncidentId,
     pub node: &'a Node,
     /// The guidance rendered with what is known so far.
     pub guidance: Option<String>,
@@ -65,10 +68,29 @@ pub enum ApprovalMove {
     Wait,
 }
 
+/// What the person did while the walk waited for approvals from other terminals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// Nothing: keep waiting.
+    Still,
+    /// They asked to go back to the approval menu.
+    Back,
+}
+
 /// The answers a walk needs.
 pub trait Responder {
     /// The values of the runbook's inputs, when an incident opens.
     fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop>;
+
+    /// The passphrase of `person`, who opens an incident whose approvals exclude the initiator,
+    /// to prove who they are.
+    fn authenticate(&mut self, person: &str) -> Result<Zeroizing<String>, Stop>;
+
+    /// Whether a person answers at a prompt, so that a refused value can be asked again; a
+    /// script would give the same value again, so its walk stops instead.
+    fn interactive(&self) -> bool {
+        false
+    }
 
     /// Who takes part in a key ceremony, with their roles; asked when a ceremony opens.
     fn participants(&mut self) -> Result<Vec<Participant>, Stop> {
@@ -95,12 +117,25 @@ pub trait Responder {
         already: &[String],
     ) -> Result<ApprovalMove, Stop>;
 
+    /// Waits up to `pause` for approvals from other terminals, `already` having approved; the
+    /// walk calls it again and again until the quorum is met or the person goes back.
+    fn waiting(
+        &mut self,
+        view: &View<'_>,
+        already: &[String],
+        pause: Duration,
+    ) -> Result<Waiting, Stop> {
+        let _ = (view, already);
+        std::thread::sleep(pause);
+        Ok(Waiting::Still)
+    }
+
     /// Says something to the person: an action's result, a refusal, a notification sent.
     fn tell(&mut self, message: &str);
 
     /// An automated step is running; the terminal shows a spinner until `finished`.
     fn working(&mut self, _what: &str) {}
 
-    /// The automated step has finished.
+    /// The automated step, or the wait for approvals, has finished.
     fn finished(&mut self) {}
 }

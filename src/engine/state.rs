@@ -25,6 +25,9 @@ pub struct WalkState {
     pub answers: Map<String, Value>,
     /// An action at the current node was started and never finished: the process stopped.
     pub interrupted_action: Option<String>,
+    /// The notification the current visit of a notify node has queued, if it has: a walk that
+    /// stopped after queueing must deliver that one, not queue another.
+    pub queued_here: Option<String>,
     pub closed: Option<String>,
     pub opened: Option<Timestamp>,
     pub initiator: String,
@@ -57,6 +60,18 @@ impl WalkState {
                 self.path.push((node.clone(), record.at));
                 self.current = Some(NodeId(node.clone()));
                 self.interrupted_action = None;
+                self.queued_here = None;
+            }
+            Event::NotificationQueued {
+                node: Some(node),
+                notification,
+                ..
+            } if self
+                .current
+                .as_ref()
+                .is_some_and(|current| current.as_str() == node) =>
+            {
+                self.queued_here = Some(notification.clone());
             }
             Event::StepCompleted { node, fields, .. } => {
                 self.fields

@@ -7,12 +7,17 @@
 //! on resume and the action is reported as interrupted instead of silently run twice.
 
 use super::clock::Clock;
-use super::responder::{ApprovalMove, Responder, Stop, View};
+use super::responder::{ApprovalMove, Done, Responder, Stop, View, Waiting};
 use super::state::WalkState;
 use crate::catalog::{self, ParamKind};
-use crate::runbook::{Edge, EdgeLabel, Loaded, Node, NodeId, NodeKind, Runbook, Word, template};
+use crate::runbook::{
+    Edge, EdgeLabel, Input, Loaded, Node, NodeId, NodeKind, Runbook, Word, template,
+};
 use crate::store::signing::SigningKey;
-use crate::store::{Event, EventRecord, IncidentId, Opening, Store, StoreError};
+use crate::store::{
+    Event, EventRecord, IncidentId, Opening, Origin, Participant, Store, StoreError,
+};
+use jiff::Timestamp;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -84,6 +89,18 @@ pub trait Gates {
         node: &Node,
     ) -> Result<Result<String, String>, EngineError>;
 
+    /// Whether the values of a step's `person` fields may be recorded: people of the roster,
+    /// and never one person for two components of one key; why not otherwise.
+    fn people(
+        &self,
+        walk: &WalkContext<'_>,
+        fields: &[Input],
+        values: &Map<String, Value>,
+    ) -> Result<(), String>;
+
+    /// Whether a ceremony's participants may be recorded as they are given; why not otherwise.
+    fn participants(&self, participants: &[Participant], at: Timestamp) -> Result<(), String>;
+
     /// Sends what has fallen due (escalations, retries); called between moves.
     fn tick(&mut self, walk: &mut WalkContext<'_>) -> Result<Vec<String>, EngineError> {
         let _ = walk;
@@ -114,15 +131,43 @@ pub struct Walker<'a> {
     pub patience: Duration,
 }
 
-/// Asks the inputs, opens the incident and enters the start node.
+/// Proof that the person opening an incident is who they say: recorded as
+/// `initiator_authenticated` with the incident's first events.
+#[derive(Clone, Debug)]
+pub struct InitiatorProof {
+    pub person: String,
+    pub origin: Origin,
+    /// The fingerprint of the credential they authenticated with.
+    pub credential: String,
+}
+
+/// How an incident is opened.
+pub struct Start<'a> {
+    pub loaded: &'a Loaded,
+    /// Who opens it: the actor of its first events.
+    pub actor: &'a str,
+    pub rehearsal: bool,
+    /// The clock it runs on; a drill's set clock is recorded in `incident_opened`.
+    pub clock: Clock,
+    /// Set when the initiator authenticated.
+    pub initiator: Option<InitiatorProof>,
+}
+
+/// Asks the inputs (and a ceremony's participants), opens the incident and enters the start
+/// node.
 pub fn open(
     store: &mut Store,
-    loaded: &Loaded,
-    actor: &str,
-    rehearsal: bool,
-    clock: Clock,
+    start: &Start<'_>,
     responder: &mut dyn Responder,
+    gates: &dyn Gates,
 ) -> Result<Result<IncidentId, Stop>, EngineError> {
+    let Start {
+        loaded,
+        actor,
+        rehearsal,
+        clock,
+        ..
+    } = *start;
     let runbook = &loaded.runbook;
     let inputs = match responder.inputs(&runbook.inputs) {
         Ok(inputs) => inputs,
@@ -139,15 +184,27 @@ pub fn open(
         inputs,
     };
     let participants = if runbook.ceremony {
-        match responder.participants() {
+        match participants(responder, gates, clock) {
             Ok(participants) => participants,
             Err(stop) => return Ok(Err(stop)),
         }
     } else {
         Vec::new()
     };
-    let incident = store.open_incident(&opening, clock.now())?;
+
+    let incident = if rehearsal && clock.is_set() {
+        store.open_drill_on_clock(&opening, clock.now(), clock.offset_ms())?
+    } else {
+        store.open_incident(&opening, clock.now())?
+    };
     let mut first = Vec::new();
+    if let Some(proof) = &start.initiator {
+        first.push(Event::InitiatorAuthenticated {
+            person: proof.person.clone(),
+            origin: proof.origin.clone(),
+            credential: proof.credential.clone(),
+        });
+    }
     if !participants.is_empty() {
         first.push(Event::ParticipantsRecorded { participants });
     }
@@ -156,6 +213,27 @@ pub fn open(
     });
     store.append(&incident, actor, clock.now(), &first)?;
     Ok(Ok(incident))
+}
+
+/// A ceremony's participants, once the roster accepts them; a person at a terminal is asked
+/// again after a refusal.
+fn participants(
+    responder: &mut dyn Responder,
+    gates: &dyn Gates,
+    clock: Clock,
+) -> Result<Vec<Participant>, Stop> {
+    loop {
+        let participants = responder.participants()?;
+        match gates.participants(&participants, clock.now()) {
+            Ok(()) => return Ok(participants),
+            Err(reason) if responder.interactive() => responder.tell(&format!("refused: {reason}")),
+            Err(reason) => {
+                return Err(Stop::Invalid(format!(
+                    "the participants cannot be recorded: {reason}"
+                )));
+            }
+        }
+    }
 }
 
 impl<'a> Walker<'a> {
@@ -204,7 +282,7 @@ impl<'a> Walker<'a> {
 
         let result = match &node.kind {
             NodeKind::End { outcome } => return self.close(node, outcome.name()).map(Some),
-            NodeKind::Step { fields, next } => match self.responder.complete(&view, fields) {
+            NodeKind::Step { fields, next } => match self.complete(&view, fields) {
                 Ok(done) => {
                     let mut events = notes(node, done.notes);
                     let next_id = next.target.to_string();
@@ -257,6 +335,22 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The step's fields, once the people they name may be recorded; a person at a terminal is
+    /// asked again after a refusal, a script stops.
+    fn complete(&mut self, view: &View<'_>, fields: &[Input]) -> Result<Done, Stop> {
+        loop {
+            let done = self.responder.complete(view, fields)?;
+            let Err(reason) = self.gates.people(&self.context, fields, &done.fields) else {
+                return Ok(done);
+            };
+            let reason = format!("the step `{}` cannot be recorded: {reason}", view.node.id);
+            if !self.responder.interactive() {
+                return Err(Stop::Invalid(reason));
+            }
+            self.responder.tell(&format!("refused: {reason}"));
+        }
+    }
+
     fn view<'n>(&self, node: &'n Node) -> View<'n> {
         let state = &self.context.state;
         let guidance = node.guidance.as_ref().map(|guidance| {
@@ -275,6 +369,7 @@ impl<'a> Walker<'a> {
             .map(|(node, _)| node.clone())
             .collect();
         View {
+            incident: self.context.incident,
             node,
             guidance,
             visit: state.visits_of(&node.id).max(1),
@@ -498,20 +593,42 @@ impl<'a> Walker<'a> {
                         Err(reason) => self.responder.tell(&format!("refused: {reason}")),
                     }
                 }
-                ApprovalMove::Wait => {
-                    if waited >= self.patience {
-                        return Err(Halt::Stop(Stop::Invalid(format!(
-                            "still waiting for approvals at `{}` after {} s; `custos approve {} {}` adds one, \
-                             then `custos resume {}`",
-                            node.id,
-                            waited.as_secs(),
-                            self.context.incident,
-                            node.id,
-                            self.context.incident
-                        ))));
-                    }
-                    std::thread::sleep(self.poll);
-                    waited += self.poll;
+                ApprovalMove::Wait => self.wait(node, view, &mut waited)?,
+            }
+        }
+    }
+
+    /// Waits for approvals from other terminals until the quorum is met or the person goes
+    /// back to the approval menu; stops the walk after [`Walker::patience`] of waiting.
+    fn wait(&mut self, node: &Node, view: &View<'_>, waited: &mut Duration) -> Result<(), Halt> {
+        loop {
+            let records = self.context.store.events(&self.context.incident)?;
+            let (people, met) = self.gates.quorum(&records, node);
+            if met {
+                self.responder.finished();
+                return Ok(());
+            }
+            if *waited >= self.patience {
+                self.responder.finished();
+                return Err(Halt::Stop(Stop::Invalid(format!(
+                    "still waiting for approvals at `{}` after {} s; `custos approve {} {}` adds \
+                     one, then `custos resume {}`",
+                    node.id,
+                    waited.as_secs(),
+                    self.context.incident,
+                    node.id,
+                    self.context.incident
+                ))));
+            }
+            match self.responder.waiting(view, &people, self.poll) {
+                Ok(Waiting::Still) => *waited += self.poll,
+                Ok(Waiting::Back) => {
+                    self.responder.finished();
+                    return Ok(());
+                }
+                Err(stop) => {
+                    self.responder.finished();
+                    return Err(Halt::Stop(stop));
                 }
             }
         }

@@ -460,6 +460,7 @@ fn approvals(facts: &Facts<'_>, out: &mut String) {
                 person,
                 reason,
                 origin,
+                ..
             } => Some(vec![
                 when(record.at),
                 node.clone(),

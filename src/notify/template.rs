@@ -364,6 +364,7 @@ fn sample(kind: &InputKind) -> Value {
         InputKind::Boolean => json!(true),
         InputKind::Date => json!("2026-12-31"),
         InputKind::Kcv => json!("1A2B3C"),
+        InputKind::Person => json!("alice"),
         InputKind::Choice(choices) => json!(choices.first().cloned().unwrap_or_default()),
     }
 }

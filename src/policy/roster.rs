@@ -21,7 +21,8 @@ use jiff::civil::Date;
 use crate::runbook::{Diagnostic, Pos, Report};
 
 pub use credential::{
-    MIN_PASSPHRASE_CHARS, TEST_PARAMS_VARIABLE, hash_passphrase, verify_passphrase,
+    MIN_PASSPHRASE_CHARS, Mismatch, TEST_PARAMS_VARIABLE, authenticate, hash_passphrase,
+    verify_passphrase,
 };
 pub use file::{parse, save};
 
@@ -69,6 +70,11 @@ pub struct Person {
     pub roles: Vec<String>,
     /// The Argon2id PHC string of the person's passphrase.
     pub credential: String,
+    /// The day the passphrase was last set by `custos roster passwd`.
+    pub changed: Option<Date>,
+    /// The security officer who reset the passphrase, when it was reset rather than changed
+    /// by its holder.
+    pub reset_by: Option<String>,
     /// The first day (UTC) the person may act.
     pub active_from: Date,
     /// The first day the person may no longer act.

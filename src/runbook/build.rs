@@ -6,10 +6,10 @@
 
 use super::diagnostic::{Diagnostic, suggestion};
 use super::model::{
-    Action, Edge, EdgeLabel, Header, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome,
-    Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
+    Action, Edge, EdgeLabel, Header, Holding, Input, InputKind, Named, Node, NodeId, NodeKind,
+    Outcome, Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
 };
-use super::raw::{At, Entries, RawInput, RawNode, RawRequire, RawRunbook};
+use super::raw::{At, Entries, RawHolding, RawInput, RawNode, RawRequire, RawRunbook};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
 
 /// The position of a value read from the file.
@@ -22,6 +22,7 @@ pub fn build(raw: &RawRunbook, file_stem: Option<&str>) -> Result<Runbook, Vec<D
     let mut builder = Builder::default();
     let header = builder.header(raw, file_stem);
     let inputs = builder.inputs(&raw.inputs, "input", false);
+    builder.input_names = inputs.iter().map(|input| input.name.clone()).collect();
     let start = raw
         .start
         .as_ref()
@@ -98,6 +99,8 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
 #[derive(Default)]
 struct Builder {
     problems: Vec<Diagnostic>,
+    /// The names of the runbook's inputs, once built; a field's `component.key` names one.
+    input_names: Vec<String>,
 }
 
 impl Builder {
@@ -227,14 +230,83 @@ impl Builder {
             let prompt = self.required_text(raw.prompt.as_ref(), Some(pos(name)), &missing);
             let kind = self.input_kind(&name.value, raw, allow_kcv, pos(name));
             let required = raw.required.unwrap_or(true);
+            let holds = raw
+                .component
+                .as_ref()
+                .and_then(|holding| self.holding(&name.value, holding, &kind, allow_kcv));
             inputs.push(Input {
                 name: name.value.clone(),
                 prompt,
                 kind,
                 required,
+                holds,
             });
         }
+        self.distinct_holdings(entries, &inputs);
         inputs
+    }
+
+    /// The component a `person` field names the holder of.
+    fn holding(
+        &mut self,
+        name: &str,
+        raw: &At<RawHolding>,
+        kind: &InputKind,
+        is_field: bool,
+    ) -> Option<Holding> {
+        let at = pos(raw);
+        if !is_field || *kind != InputKind::Person {
+            self.error(
+                at,
+                format!("`{name}` has a `component` but is not a step field of type `person`"),
+            );
+            return None;
+        }
+        let key = raw.value.key.as_ref();
+        let component = raw.value.name.as_ref();
+        let (Some(key), Some(component)) = (key, component) else {
+            self.error(
+                at,
+                format!("the `component` of `{name}` needs a `key` (an input) and a `name`"),
+            );
+            return None;
+        };
+        if !self.input_names.contains(&key.value) {
+            let hint = suggestion(&key.value, self.input_names.iter().map(String::as_str));
+            self.error(
+                pos(key),
+                format!(
+                    "the `component` of `{name}` names the key by input `{}`, which the runbook \
+                     does not have{hint}",
+                    key.value
+                ),
+            );
+            return None;
+        }
+        Some(Holding {
+            key: key.value.clone(),
+            component: component.value.clone(),
+        })
+    }
+
+    /// Two fields of one step may not hold the same component of one key.
+    fn distinct_holdings(&mut self, entries: &Entries<RawInput>, inputs: &[Input]) {
+        for (index, input) in inputs.iter().enumerate() {
+            let Some(holds) = &input.holds else { continue };
+            let earlier = inputs[..index]
+                .iter()
+                .find(|other| other.holds.as_ref() == Some(holds));
+            let (Some(earlier), Some((name, _))) = (earlier, entries.0.get(index)) else {
+                continue;
+            };
+            self.error(
+                pos(name),
+                format!(
+                    "`{}` and `{}` both hold component {} of the key in input `{}`",
+                    earlier.name, input.name, holds.component, holds.key
+                ),
+            );
+        }
     }
 
     fn input_kind(&mut self, name: &str, raw: &RawInput, allow_kcv: bool, at: Pos) -> InputKind {
@@ -245,11 +317,12 @@ impl Builder {
             "boolean" => InputKind::Boolean,
             "date" => InputKind::Date,
             "kcv" if allow_kcv => InputKind::Kcv,
+            "person" if allow_kcv => InputKind::Person,
             "choice" => InputKind::Choice(Vec::new()),
             other => {
                 let mut known = vec!["text", "number", "boolean", "date", "choice"];
                 if allow_kcv {
-                    known.push("kcv");
+                    known.extend(["kcv", "person"]);
                 }
                 let hint = suggestion(other, known.iter().copied());
                 let at = raw.kind.as_ref().map_or(at, pos);
@@ -547,6 +620,7 @@ impl Builder {
                     roles: Vec::new(),
                     count: 2,
                     exclude_initiator: false,
+                    each_role: false,
                 }
             }
         };
@@ -571,10 +645,22 @@ impl Builder {
                 format!("approval `{node}` asks for {count} person; dual control needs at least 2"),
             );
         }
+        let roles_count = u32::try_from(roles.len()).unwrap_or(u32::MAX);
+        if raw.each_role && count < roles_count {
+            let at = raw.count.as_ref().map_or_else(|| pos(require), pos);
+            self.error(
+                at,
+                format!(
+                    "approval `{node}` asks for each of {roles_count} roles but only {count} \
+                     people; with `each_role`, `count` is at least the number of roles"
+                ),
+            );
+        }
         Requirement {
             roles,
             count,
             exclude_initiator: raw.exclude_initiator,
+            each_role: raw.each_role,
         }
     }
 

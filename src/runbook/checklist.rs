@@ -139,11 +139,15 @@ fn body(runbook: &Runbook, number: &[usize], at: usize, out: &mut String) {
                 .iter()
                 .map(|role| role.name.as_str())
                 .collect();
+            let roles = if require.each_role {
+                format!("at least one of each role: {}", roles.join(" and "))
+            } else {
+                format!("with role {}", roles.join(" or "))
+            };
             let _ = writeln!(
                 out,
-                "**Dual control:** {} different people with role {}{}.\n",
+                "**Dual control:** {} different people {roles}{}.\n",
                 require.count,
-                roles.join(" or "),
                 if require.exclude_initiator {
                     ", not the person who opened the incident"
                 } else {
@@ -246,6 +250,7 @@ fn kind_name(kind: &InputKind) -> String {
         InputKind::Boolean => "yes or no".into(),
         InputKind::Date => "date".into(),
         InputKind::Kcv => "KCV".into(),
+        InputKind::Person => "roster id".into(),
         InputKind::Choice(choices) => choices.join(" / "),
     }
 }

@@ -22,7 +22,7 @@ pub use diagnostic::{Diagnostic, Report};
 pub use graph::Graph;
 pub use load::{Loaded, load, parse};
 pub use model::{
-    Action, Edge, EdgeLabel, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome, Param,
-    Phase, Pos, Requirement, Runbook, Severity, Template, Word,
+    Action, Edge, EdgeLabel, Holding, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome,
+    Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
 };
 pub use raw::position;

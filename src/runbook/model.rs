@@ -142,6 +142,19 @@ pub struct Input {
     pub prompt: String,
     pub kind: InputKind,
     pub required: bool,
+    /// For a `person` field: the key component the person named holds.
+    pub holds: Option<Holding>,
+}
+
+/// A key component a `person` field names the holder of: the fields of one step with the same
+/// `key` must name different people, none of whom holds or has held another component of that
+/// key in the roster (PCI PIN 21-2.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holding {
+    /// The runbook input whose value is the key's label.
+    pub key: String,
+    /// The component's name or index: `A`, `B`, `1`.
+    pub component: String,
 }
 
 /// The type of an input or field.
@@ -153,6 +166,8 @@ pub enum InputKind {
     Date,
     /// A key check value: hexadecimal digits.
     Kcv,
+    /// The id of an active person of the roster.
+    Person,
     Choice(Vec<String>),
 }
 
@@ -222,6 +237,9 @@ pub struct Requirement {
     pub roles: Vec<Named>,
     pub count: u32,
     pub exclude_initiator: bool,
+    /// Every listed role must be among the approvers (each approver counts for one role);
+    /// otherwise the roles are a list of which any qualifies.
+    pub each_role: bool,
 }
 
 /// A name that refers to something outside the runbook (a role, a group, a template).

@@ -145,6 +145,15 @@ pub struct RawInput {
     pub kind: Option<At<String>>,
     pub choices: Option<At<Vec<String>>>,
     pub required: Option<bool>,
+    pub component: Option<At<RawHolding>>,
+}
+
+/// The key component a `person` field names the holder of.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHolding {
+    pub key: Option<At<String>>,
+    pub name: Option<At<String>>,
 }
 
 /// One node, with the fields of every kind; which belong to which kind is checked later.
@@ -185,13 +194,15 @@ pub struct RawRequire {
     pub count: Option<At<u32>>,
     #[serde(default)]
     pub exclude_initiator: bool,
+    #[serde(default)]
+    pub each_role: bool,
 }
 
 /// The names each mapping of the format accepts, for the outline check of unknown fields.
 pub const RUNBOOK_FIELDS: &[&str] = &[
     "id", "title", "version", "severity", "summary", "ceremony", "inputs", "start", "nodes",
 ];
-pub const INPUT_FIELDS: &[&str] = &["prompt", "type", "choices", "required"];
+pub const INPUT_FIELDS: &[&str] = &["prompt", "type", "choices", "required", "component"];
 pub const NODE_FIELDS: &[&str] = &[
     "kind",
     "title",
@@ -213,4 +224,4 @@ pub const NODE_FIELDS: &[&str] = &[
     "template",
     "outcome",
 ];
-pub const REQUIRE_FIELDS: &[&str] = &["roles", "count", "exclude_initiator"];
+pub const REQUIRE_FIELDS: &[&str] = &["roles", "count", "exclude_initiator", "each_role"];

@@ -54,6 +54,18 @@ pub enum StoreError {
     )]
     Busy { path: PathBuf },
 
+    /// The operating-system user running custos may read the log but not write it.
+    #[error(
+        "the store `{}` is not writable by user {user}: {detail}; custodians who share a store \
+         need write access to the file and its directory (see docs/dual-control.md)",
+        path.display()
+    )]
+    NotWritable {
+        path: PathBuf,
+        user: String,
+        detail: String,
+    },
+
     /// No incident has this id.
     #[error("there is no incident `{id}` in the incident log `{}`", path.display())]
     UnknownIncident { path: PathBuf, id: String },
@@ -160,9 +172,58 @@ impl StoreError {
                 path,
                 reason: "it is not an SQLite database".to_owned(),
             },
+            // SQLite opens a file it may not write read-only, and fails at the first write.
+            Some(ErrorCode::ReadOnly) => Self::NotWritable {
+                detail: unwritable_detail(&path),
+                user: os_user(),
+                path,
+            },
             _ => Self::Sqlite { path, source },
         }
     }
+}
+
+/// Why `path` cannot be written, in words: the owner and mode of the file and its directory.
+fn unwritable_detail(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+
+    let describe = |what: &str, at: &Path| match std::fs::metadata(at) {
+        Ok(meta) => format!(
+            "{what} is owned by uid {} gid {} with mode {:03o}",
+            meta.uid(),
+            meta.gid(),
+            meta.mode() & 0o7777
+        ),
+        Err(error) => format!("{what} cannot be read ({error})"),
+    };
+    let mut detail = describe("the file", path);
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        detail.push_str(", ");
+        detail.push_str(&describe("its directory", dir));
+    }
+    detail
+}
+
+/// The name of the operating-system user this process runs as, from its real uid (not from
+/// `USER`, which `su` and `setpriv` may leave unchanged): the name in `/etc/passwd`, else
+/// `uid N`.
+pub fn os_user() -> String {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+            line.split_whitespace().next().map(str::to_owned)
+        });
+    let Some(uid) = uid else {
+        return std::env::var("USER").unwrap_or_else(|_| "unknown user".to_owned());
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    });
+    name.unwrap_or_else(|| format!("uid {uid}"))
 }
 
 /// Attaches the log's path to a SQLite result.

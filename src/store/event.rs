@@ -21,6 +21,10 @@ pub enum Event {
         severity: String,
         rehearsal: bool,
         inputs: Map<String, Value>,
+        /// A drill opened with its clock set: the clock reads real time plus this many
+        /// milliseconds, on every event of the drill, across resumes and approvals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock_offset_ms: Option<i64>,
     },
     /// The walk arrived at a node.
     NodeEntered { node: String },
@@ -53,19 +57,25 @@ pub enum Event {
         error: Option<String>,
         next: String,
     },
-    /// A person approved at an approval node.
+    /// A person approved at an approval node. `credential` is the fingerprint of the roster
+    /// credential that was in force ([`credential_fingerprint`]); absent in older records.
     ApprovalGranted {
         node: String,
         person: String,
         role: String,
         origin: Origin,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential: Option<String>,
     },
-    /// An approval attempt was refused, and why.
+    /// An approval attempt was refused, and why; `credential` as for `approval_granted`, absent
+    /// when the person is not in the roster.
     ApprovalRefused {
         node: String,
         person: String,
         reason: String,
         origin: Origin,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential: Option<String>,
     },
     /// The quorum of an approval node was met and the walk moves on.
     ApprovalCompleted {
@@ -96,6 +106,13 @@ pub enum Event {
     IncidentClosed { node: String, outcome: String },
     /// The people present at a ceremony and the role each one plays, recorded at its start.
     ParticipantsRecorded { participants: Vec<Participant> },
+    /// The person who opened the incident proved who they are with their roster passphrase,
+    /// from this origin, with the credential of this fingerprint.
+    InitiatorAuthenticated {
+        person: String,
+        origin: Origin,
+        credential: String,
+    },
     /// An escalation rule fell due and queued `notification`; each rule fires once per incident.
     /// `rule` is the rule's id, with `:NODE` for a rule on nodes that overran their `within`.
     EscalationFired {
@@ -121,6 +138,17 @@ pub struct Origin {
     pub host: String,
     pub terminal: String,
     pub pid: u32,
+    /// The address of the SSH client the session came from, when it came over SSH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_client: Option<String>,
+}
+
+/// The fingerprint of a credential recorded with an approval: the first 8 hex digits of the
+/// SHA-256 of its PHC string. It tells which passphrase was in force, never what it was.
+pub fn credential_fingerprint(phc: &str) -> String {
+    use sha2::{Digest, Sha256};
+
+    hex::encode(&Sha256::digest(phc.as_bytes())[..4])
 }
 
 impl Event {
@@ -145,6 +173,7 @@ impl Event {
             Self::IncidentClosed { .. } => "incident_closed",
             Self::ParticipantsRecorded { .. } => "participants_recorded",
             Self::EscalationFired { .. } => "escalation_fired",
+            Self::InitiatorAuthenticated { .. } => "initiator_authenticated",
         }
     }
 }

@@ -37,7 +37,7 @@ impl Store {
             return Ok((found, false));
         }
 
-        let id = insert_incident(&tx, path, opening, at, then)?;
+        let id = insert_incident(&tx, path, opening, at, None, then)?;
         tx.commit().in_store(path)?;
         Ok((id, true))
     }

@@ -109,8 +109,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use chain::{ChainHash, seal_message};
-pub use error::StoreError;
-pub use event::{Event, Origin, Participant};
+pub use error::{StoreError, os_user};
+pub use event::{Event, Origin, Participant, credential_fingerprint};
 pub use id::IncidentId;
 pub use incident::{Incident, IncidentState, Opening};
 pub use outbox::{

@@ -37,7 +37,28 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .in_store(path)?;
-        let id = insert_incident(&tx, path, opening, at, Vec::new())?;
+        let id = insert_incident(&tx, path, opening, at, None, Vec::new())?;
+
+        tx.commit().in_store(path)?;
+        Ok(id)
+    }
+
+    /// Opens a drill whose clock runs `clock_offset_ms` milliseconds from real time, as
+    /// [`Store::open_incident`] does; `incident_opened` records the offset, so that everyone
+    /// who writes to the drill later (a resume, `custos approve`) runs on the same clock.
+    pub fn open_drill_on_clock(
+        &mut self,
+        opening: &Opening,
+        at: Timestamp,
+        clock_offset_ms: i64,
+    ) -> Result<IncidentId, StoreError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .in_store(path)?;
+        let offset = opening.rehearsal.then_some(clock_offset_ms);
+        let id = insert_incident(&tx, path, opening, at, offset, Vec::new())?;
 
         tx.commit().in_store(path)?;
         Ok(id)
@@ -205,6 +226,7 @@ pub(super) fn insert_incident(
     path: &Path,
     opening: &Opening,
     at: Timestamp,
+    clock_offset_ms: Option<i64>,
     then: Vec<Event>,
 ) -> Result<IncidentId, StoreError> {
     let sha256 = ChainHash::of(opening.runbook_source.as_bytes()).to_string();
@@ -240,6 +262,7 @@ pub(super) fn insert_incident(
         severity: opening.severity.clone(),
         rehearsal: opening.rehearsal,
         inputs: opening.inputs.clone(),
+        clock_offset_ms,
     };
     let mut tail = Tail {
         id,

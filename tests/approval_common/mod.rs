@@ -63,6 +63,7 @@ pub fn origin(host: &str, terminal: &str) -> Origin {
         host: host.into(),
         terminal: terminal.into(),
         pid: 4242,
+        ssh_client: None,
     }
 }
 

@@ -81,6 +81,9 @@ impl Project {
             .current_dir(self.path())
             .env("CUSTOS_STORE", self.path().join("incidents.sqlite"))
             .env("CUSTOS_DRILL_PIN", PIN)
+            // The drill roster's passphrase of `alice`, who opens runbooks that exclude the
+            // initiator from their approvals and so must authenticate.
+            .env("CUSTOS_PASSPHRASE_ALICE", "alice-drill-passphrase")
             .args(args);
         if let Some(config) = &self.config {
             command = command.env("SOFTHSM2_CONF", config);

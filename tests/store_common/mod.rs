@@ -54,6 +54,7 @@ pub fn origin() -> Origin {
         host: "ops-2".into(),
         terminal: "pts/3".into(),
         pid: 4242,
+        ssh_client: None,
     }
 }
 
@@ -77,6 +78,7 @@ pub fn walk() -> Vec<Event> {
             person: "bob".into(),
             role: "custodian".into(),
             origin: origin(),
+            credential: None,
         },
     ]
 }

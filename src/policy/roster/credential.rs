@@ -64,6 +64,45 @@ pub fn verify_passphrase(hash: &str, passphrase: &str) -> bool {
         .is_ok()
 }
 
+/// Why a passphrase did not prove who someone is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The stored credential is not one custos accepts at approval time; the text follows
+    /// "the credential" (`uses `argon2i`; ...`).
+    Unusable(String),
+    /// The passphrase does not match the credential.
+    Wrong,
+}
+
+/// Checks `passphrase` against the stored credential `hash`, as approvals and the initiator's
+/// authentication do. Stricter than [`verify_passphrase`]: only an Argon2id hash of version
+/// 0x13 made with at least the parameters `custos roster add` uses is accepted, so that a hash
+/// planted with weak parameters (or argon2i/argon2d) cannot be used to approve.
+pub fn authenticate(hash: &str, passphrase: &str) -> Result<(), Mismatch> {
+    let parsed = parse(hash).map_err(Mismatch::Unusable)?;
+    let params = Params::try_from(&parsed).map_err(|error| {
+        Mismatch::Unusable(format!("has unreadable Argon2 parameters ({error})"))
+    })?;
+    let version = parsed.version.unwrap_or(0x10);
+    if version != u32::from(Version::V0x13) {
+        return Err(Mismatch::Unusable(format!(
+            "uses Argon2 version {version:#x}; only version 0x13 is accepted"
+        )));
+    }
+    if !test_params() && (params.m_cost() < MEMORY_KIB || params.t_cost() < PASSES) {
+        return Err(Mismatch::Unusable(format!(
+            "is weaker (m={}, t={}) than the m={MEMORY_KIB} KiB, t={PASSES} that \
+             `custos roster add` uses",
+            params.m_cost(),
+            params.t_cost()
+        )));
+    }
+
+    Argon2::default()
+        .verify_password(passphrase.as_bytes(), &parsed)
+        .map_err(|_| Mismatch::Wrong)
+}
+
 /// Why `hash` is not an acceptable credential, phrased to follow "the credential of `x`".
 pub(super) fn check_hash(hash: &str) -> Result<(), String> {
     let parsed =
@@ -118,6 +157,43 @@ mod tests {
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify_passphrase(&hash, "correct horse battery"));
         assert!(!verify_passphrase(&hash, "correct horse battery!"));
+    }
+
+    #[test]
+    fn authentication_refuses_argon2i_and_weak_hashes_even_with_the_right_passphrase() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let hash = weak.hash_password(b"right passphrase").unwrap().to_string();
+        assert!(verify_passphrase(&hash, "right passphrase"));
+        let Err(Mismatch::Unusable(reason)) = authenticate(&hash, "right passphrase") else {
+            panic!("a weak hash was accepted");
+        };
+        assert_eq!(
+            reason,
+            "is weaker (m=64, t=1) than the m=19456 KiB, t=2 that `custos roster add` uses"
+        );
+
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::DEFAULT);
+        let hash = argon2i
+            .hash_password(b"right passphrase")
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            authenticate(&hash, "right passphrase"),
+            Err(Mismatch::Unusable(
+                "uses `argon2i`; only `argon2id` is accepted".into()
+            ))
+        );
+
+        let strong = hash_passphrase("right passphrase").unwrap();
+        assert_eq!(authenticate(&strong, "right passphrase"), Ok(()));
+        assert_eq!(
+            authenticate(&strong, "wrong passphrase"),
+            Err(Mismatch::Wrong)
+        );
     }
 
     #[test]

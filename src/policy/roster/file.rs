@@ -35,6 +35,10 @@ struct RawPerson {
     #[serde(default)]
     roles: Vec<String>,
     credential: String,
+    #[serde(default)]
+    changed: Option<Date>,
+    #[serde(default)]
+    reset_by: Option<String>,
     active_from: Date,
     #[serde(default)]
     revoked_on: Option<Date>,
@@ -80,6 +84,8 @@ pub fn parse(source: &str) -> Result<Roster, Vec<Diagnostic>> {
                 name: person.name,
                 roles: person.roles,
                 credential: person.credential,
+                changed: person.changed,
+                reset_by: person.reset_by,
                 active_from: person.active_from,
                 revoked_on: person.revoked_on,
                 components: person.components.into_iter().map(component).collect(),

@@ -38,6 +38,12 @@ pub(super) fn render(roster: &Roster) -> String {
             .collect();
         let _ = writeln!(out, "    roles: [{}]", roles.join(", "));
         let _ = writeln!(out, "    credential: {}", quoted(&person.credential));
+        if let Some(changed) = person.changed {
+            let _ = writeln!(out, "    changed: {changed}");
+        }
+        if let Some(by) = &person.reset_by {
+            let _ = writeln!(out, "    reset_by: {}", word(by, super::is_id));
+        }
         let _ = writeln!(out, "    active_from: {}", person.active_from);
         if let Some(revoked) = person.revoked_on {
             let _ = writeln!(out, "    revoked_on: {revoked}");
