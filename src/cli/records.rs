@@ -157,6 +157,12 @@ pub fn verify(args: &VerifyArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
     };
 
     let mut bad = 0;
+    if args.incident.is_none() {
+        for gap in store.missing_incidents()? {
+            println!("FAILED: {gap}");
+            bad += 1;
+        }
+    }
     for id in ids {
         let verification = store.verify(&id, trusted.as_ref())?;
         if verification.is_ok() {
