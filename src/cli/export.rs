@@ -205,9 +205,10 @@ pub fn verify(file: &Path, trusted: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(FAILED))
 }
 
-/// Says who signed the manifest and, without a trusted key, what that does not prove.
+/// Says who signed an accepted manifest and, when the export verified without a trusted key,
+/// what that does not prove.
 fn print_signer(check: &ExportCheck) {
-    let Some(signer) = &check.signer else {
+    let Some(signer) = check.signer.as_ref().filter(|_| check.manifest.is_some()) else {
         return;
     };
     if check.trusted {
@@ -215,6 +216,9 @@ fn print_signer(check: &ExportCheck) {
         return;
     }
     println!("manifest: signed by {signer}, not checked against a trusted key");
+    if !check.is_ok() {
+        return;
+    }
     eprintln!(
         "custos: warning: without `--trusted-key` this result is self-attested: it shows the \
          export agrees with itself and with the key it names, which anyone can make; compare \
