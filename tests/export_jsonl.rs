@@ -379,7 +379,12 @@ fn an_export_rebuilt_and_re_signed_with_another_key_fails_against_the_trusted_ke
     );
     assert!(alone.stderr.contains("this result is self-attested"));
 
-    let run = rejected(&mixed, "forged.jsonl", &lines, &["--trusted-key", &real_key]);
+    let run = rejected(
+        &mixed,
+        "forged.jsonl",
+        &lines,
+        &["--trusted-key", &real_key],
+    );
     assert_eq!(
         run.stdout,
         format!(
@@ -415,7 +420,12 @@ fn a_sealed_incident_cut_short_with_its_manifest_rewritten_is_rejected() {
         manifest["installation_key"] = forger_key.clone().into();
     });
     sign_manifest(&mut cut, &forger);
-    let run = rejected(&mixed, "cut-forged.jsonl", &cut, &["--trusted-key", &real_key]);
+    let run = rejected(
+        &mixed,
+        "cut-forged.jsonl",
+        &cut,
+        &["--trusted-key", &real_key],
+    );
     assert_eq!(
         run.stdout,
         format!(
@@ -434,7 +444,12 @@ fn a_sealed_incident_cut_short_with_its_manifest_rewritten_is_rejected() {
         entry["seal"] = serde_json::Value::Null;
     });
     sign_manifest(&mut cut, &mixed.signing_key());
-    let run = rejected(&mixed, "cut-closed.jsonl", &cut, &["--trusted-key", &real_key]);
+    let run = rejected(
+        &mixed,
+        "cut-closed.jsonl",
+        &cut,
+        &["--trusted-key", &real_key],
+    );
     assert!(
         run.stdout
             .contains("FAILED: INC-2: event 10: the manifest's `closed_at` is `"),

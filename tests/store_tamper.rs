@@ -554,8 +554,11 @@ fn three_sealed() -> (tempfile::TempDir, std::path::PathBuf, Store) {
 fn delete_incident(path: &std::path::Path, number: i64) -> rusqlite::Connection {
     let conn = raw(path);
     for table in ["events", "seals"] {
-        conn.execute(&format!("DELETE FROM {table} WHERE incident = ?1"), [number])
-            .unwrap();
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE incident = ?1"),
+            [number],
+        )
+        .unwrap();
     }
     conn.execute("DELETE FROM incidents WHERE id = ?1", [number])
         .unwrap();

@@ -66,7 +66,9 @@ fn is_version(text: &str) -> bool {
         && parts
             .iter()
             .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
-    let suffix_ok = suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b))
+    let suffix_ok = suffix
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b))
         && suffix.len() != 1;
     numbers && suffix_ok
 }
@@ -80,7 +82,9 @@ fn time(text: &str, field: &str) -> Result<Timestamp, String> {
 fn canonical_id(text: &str) -> Result<IncidentId, String> {
     match text.parse::<IncidentId>() {
         Ok(id) if id.to_string() == text => Ok(id),
-        _ => Err(format!("the manifest lists `{text}`, which is not an incident id")),
+        _ => Err(format!(
+            "the manifest lists `{text}`, which is not an incident id"
+        )),
     }
 }
 
@@ -158,9 +162,17 @@ pub(super) fn check_opening(body: &[u8], entry: &IncidentEntry) -> Result<(), St
             entry.runbook_version.to_string(),
             runbook_version.to_string(),
         ),
-        ("runbook_sha256", entry.runbook_sha256.clone(), runbook_sha256),
+        (
+            "runbook_sha256",
+            entry.runbook_sha256.clone(),
+            runbook_sha256,
+        ),
         ("severity", entry.severity.clone(), severity),
-        ("rehearsal", entry.rehearsal.to_string(), rehearsal.to_string()),
+        (
+            "rehearsal",
+            entry.rehearsal.to_string(),
+            rehearsal.to_string(),
+        ),
         (
             "rehearsal",
             entry.rehearsal.to_string(),

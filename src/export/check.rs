@@ -293,7 +293,9 @@ fn leading_number(bytes: &[u8]) -> Option<(u64, &[u8])> {
     }
     let mut number: u64 = 0;
     for digit in &bytes[..digits] {
-        number = number.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+        number = number
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
     }
     Some((number, &bytes[digits..]))
 }

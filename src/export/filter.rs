@@ -100,7 +100,11 @@ impl Filter {
         if after_until {
             return Some("it was opened after `until`");
         }
-        if self.runbook.as_ref().is_some_and(|id| *id != candidate.runbook_id) {
+        if self
+            .runbook
+            .as_ref()
+            .is_some_and(|id| *id != candidate.runbook_id)
+        {
             return Some("its runbook is not the `runbook` filter's");
         }
         let severity = self.severity.as_ref();

@@ -575,7 +575,10 @@ fn deadlines(facts: &Facts<'_>, escalation: &Escalation, out: &mut String) {
             .iter()
             .filter(|state| deadline_status(state, as_of).1)
             .count();
-    let met = limits.iter().filter(|row| !row.missed && !row.running).count()
+    let met = limits
+        .iter()
+        .filter(|row| !row.missed && !row.running)
+        .count()
         + regulator
             .iter()
             .filter(|state| state.met_at.is_some_and(|met| met <= state.due))
@@ -675,7 +678,10 @@ fn deadline_status(state: &DeadlineState, as_of: Timestamp) -> (String, bool) {
     match state.met_at {
         Some(met) if met <= state.due => ("met".to_owned(), false),
         Some(met) => (
-            format!("MISSED: met {} late", friendly(met.duration_since(state.due))),
+            format!(
+                "MISSED: met {} late",
+                friendly(met.duration_since(state.due))
+            ),
             true,
         ),
         None if as_of >= state.due => ("MISSED: not met".to_owned(), true),

@@ -53,9 +53,8 @@ impl ManifestSignature {
             ));
         }
 
-        let bytes = lowercase_hex::<64>(&self.signature).ok_or_else(|| {
-            "the manifest signature is not 64 bytes in lowercase hex".to_owned()
-        })?;
+        let bytes = lowercase_hex::<64>(&self.signature)
+            .ok_or_else(|| "the manifest signature is not 64 bytes in lowercase hex".to_owned())?;
         key.verify_strict(&message(manifest_line), &Signature::from_bytes(&bytes))
             .map_err(|_| {
                 "the manifest signature does not verify: line 1 was changed after it was signed"
