@@ -27,7 +27,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
 
-    /// With `--export`: accept only seals made with this key (`ed25519:<hex>`).
+    /// With `--export`: accept only an export whose manifest and seals are signed with this key
+    /// (`ed25519:<hex>`, as `custos key export` prints it on the exporting machine).
     #[arg(long, value_name = "KEY", requires = "export")]
     trusted_key: Option<String>,
 }
