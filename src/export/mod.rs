@@ -31,7 +31,9 @@
 //! What the signature proves is who made the export: with the installation's published key
 //! given as trusted, nothing can be removed, added or changed without the key, not even the
 //! end of an open incident or a whole incident. Without a trusted key the export vouches only
-//! for itself: a forger can rebuild and re-sign it with a key of their own.
+//! for itself: a forger can rebuild and re-sign it with a key of their own. The export holds
+//! what the log held when it was made: an incident deleted from the log before is not in it,
+//! which `custos verify` on the log reports (see [`crate::store`]).
 //!
 //! Exports stream: one event row is in memory at a time, writing and verifying. Only the HTML
 //! report holds one incident's events, since it draws from all of them at once.
