@@ -5,8 +5,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod store_common;
+mod support;
 
-use custos::store::{ChainHash, IncidentId, Problem, ProblemKind, SealStatus, Store, Verification};
+use custos::store::{
+    ChainHash, IncidentGap, IncidentId, Problem, ProblemKind, SealStatus, Store, Verification,
+};
 use ed25519_dalek::Signer;
 use rusqlite::params;
 use store_common::{at, closing, key, raw, temp_store, walked_incident};
@@ -531,4 +534,110 @@ fn absurd_sequence_numbers_in_a_body_and_a_column_are_problems_not_panics() {
             .iter()
             .any(|p| matches!(p.kind, ProblemKind::MalformedColumn { column: "seq", .. }))
     );
+}
+
+/// A log of three sealed incidents, INC-1 to INC-3.
+fn three_sealed() -> (tempfile::TempDir, std::path::PathBuf, Store) {
+    let (dir, path, mut store) = temp_store();
+    for _ in 0..3 {
+        let id = walked_incident(&mut store);
+        store
+            .close(&id, "alice", at(9), closing(), &key(1))
+            .unwrap();
+    }
+    assert_eq!(store.missing_incidents().unwrap(), []);
+    (dir, path, store)
+}
+
+/// Deletes incident `number` whole, as someone with write access to the file could; returns the
+/// connection, whose guard triggers are gone.
+fn delete_incident(path: &std::path::Path, number: i64) -> rusqlite::Connection {
+    let conn = raw(path);
+    for table in ["events", "seals"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE incident = ?1"),
+            [number],
+        )
+        .unwrap();
+    }
+    conn.execute("DELETE FROM incidents WHERE id = ?1", [number])
+        .unwrap();
+    conn
+}
+
+fn id(number: u64) -> IncidentId {
+    IncidentId::new(number).unwrap()
+}
+
+#[test]
+fn deleting_a_whole_sealed_incident_is_reported_as_that_incident_missing() {
+    let (_dir, path, store) = three_sealed();
+    delete_incident(&path, 2);
+
+    let gaps = store.missing_incidents().unwrap();
+
+    assert_eq!(
+        gaps,
+        [IncidentGap {
+            first: id(2),
+            last: id(2)
+        }]
+    );
+    assert_eq!(
+        gaps[0].to_string(),
+        "INC-2: missing; the incident was deleted from the log (its incident row, events and \
+         seal)"
+    );
+    for number in [1, 3] {
+        assert!(store.verify(&id(number), None).unwrap().is_ok());
+    }
+}
+
+#[test]
+fn custos_verify_fails_naming_a_deleted_incident() {
+    let (dir, path, store) = three_sealed();
+    drop(store);
+    delete_incident(&path, 2);
+
+    let run = support::cli::custos()
+        .current_dir(dir.path())
+        .env("CUSTOS_SIGNING_KEY", dir.path().join("no-key-here"))
+        .arg("--store")
+        .arg(&path)
+        .arg("verify")
+        .run();
+
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with(
+            "FAILED: INC-2: missing; the incident was deleted from the log (its incident row, \
+             events and seal)\nINC-1: ok, 6 events"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("INC-3: ok, 6 events"), "{}", run.stdout);
+    assert_eq!(run.stderr, "custos: 1 incident(s) failed verification\n");
+}
+
+#[test]
+fn deleting_the_newest_incident_shows_in_the_counter_unless_the_counter_is_lowered_too() {
+    let (_dir, path, store) = three_sealed();
+    let conn = delete_incident(&path, 3);
+
+    assert_eq!(
+        store.missing_incidents().unwrap(),
+        [IncidentGap {
+            first: id(3),
+            last: id(3)
+        }]
+    );
+
+    // The documented limit: with the counter lowered as well, nothing is left to show it.
+    conn.execute(
+        "UPDATE sqlite_sequence SET seq = 2 WHERE name = 'incidents'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(store.missing_incidents().unwrap(), []);
 }

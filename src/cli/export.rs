@@ -6,10 +6,10 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use custos::export::{self, Bound, Filter, Manifest};
+use custos::export::{self, Bound, ExportCheck, Filter, Manifest};
+use custos::notify::Escalation;
 use custos::store::signing;
 use custos::store::{IncidentId, Store};
-use ed25519_dalek::VerifyingKey;
 
 use super::{FAILED, Globals, INVALID};
 
@@ -70,7 +70,8 @@ pub fn run(args: &Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     }
 
     let store = Store::open(&globals.store_path())?;
-    let key = installation_key(&store)?;
+    let key = signing::load_or_create(&signing::default_key_path(store.path()))?;
+    let public_key = key.verifying_key();
     let filter = Filter {
         since: args.since.clone(),
         until: args.until.clone(),
@@ -79,7 +80,7 @@ pub fn run(args: &Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         incidents: args.incident.clone(),
         include_drills: args.include_drills,
     };
-    let manifest = Manifest::build(&store, &filter, key.as_ref())?;
+    let manifest = Manifest::build(&store, &filter, &public_key)?;
     if manifest.incidents.is_empty() {
         let drills = if args.include_drills {
             ""
@@ -89,8 +90,16 @@ pub fn run(args: &Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         eprintln!("custos: no incident matches the filters{drills}");
     }
 
+    let escalation = match args.format {
+        Format::Html => escalation(globals),
+        Format::Jsonl | Format::Csv => Escalation::default(),
+    };
+    let report = export::ReportSettings {
+        trusted: Some(&public_key),
+        escalation: &escalation,
+    };
     if let Some(dir) = &args.out_dir {
-        return html_per_incident(&store, &manifest, key.as_ref(), dir);
+        return html_per_incident(&store, &manifest, &report, dir);
     }
     let (mut out, path): (Box<dyn Write>, PathBuf) = match &args.out {
         Some(path) => (Box::new(BufWriter::new(File::create(path)?)), path.clone()),
@@ -101,34 +110,42 @@ pub fn run(args: &Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     };
     match args.format {
         Format::Jsonl => {
-            export::write_jsonl(&store, &manifest, &mut out, &path)?;
+            export::write_jsonl(&store, &manifest, &key, &mut out, &path)?;
         }
         Format::Csv => {
             export::write_csv(&store, &manifest, &mut out, &path)?;
         }
-        Format::Html => export::write_html(&store, &manifest, key.as_ref(), &mut out, &path)?,
+        Format::Html => export::write_html(&store, &manifest, &report, &mut out, &path)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The installation's public key, when its signing key sits beside the store.
-fn installation_key(store: &Store) -> anyhow::Result<Option<VerifyingKey>> {
-    let path = signing::default_key_path(store.path());
-    if !path.exists() {
-        return Ok(None);
+/// The escalation policy whose deadlines the HTML report measures; without a readable one the
+/// report shows the runbook's time limits and the escalations that fired, and says so.
+fn escalation(globals: &Globals) -> Escalation {
+    match custos::notify::Policy::load(&globals.policies) {
+        Ok(policy) => policy.escalation,
+        Err(error) => {
+            eprintln!("{error}");
+            eprintln!(
+                "custos: the policies in `{}` are invalid; the report leaves out the \
+                 escalation policy's deadlines",
+                globals.policies.display()
+            );
+            Escalation::default()
+        }
     }
-    Ok(Some(signing::load(&path)?.verifying_key()))
 }
 
 fn html_per_incident(
     store: &Store,
     manifest: &Manifest,
-    key: Option<&VerifyingKey>,
+    report: &export::ReportSettings<'_>,
     dir: &Path,
 ) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(dir)?;
     for entry in &manifest.incidents {
-        let page = export::html_report(store, manifest, entry, key)?;
+        let page = export::html_report(store, manifest, entry, report)?;
         let path = dir.join(format!("{}.html", entry.id));
         std::fs::write(&path, page)
             .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
@@ -159,6 +176,7 @@ pub fn verify(file: &Path, trusted: Option<&str>) -> anyhow::Result<ExitCode> {
 
     let mut input = BufReader::with_capacity(1 << 20, opened);
     let check = export::verify_jsonl(&mut input, file, trusted.as_ref())?;
+    print_signer(&check);
     for problem in &check.problems {
         println!("FAILED: {problem}");
     }
@@ -185,4 +203,26 @@ pub fn verify(file: &Path, trusted: Option<&str>) -> anyhow::Result<ExitCode> {
         file.display()
     );
     Ok(ExitCode::from(FAILED))
+}
+
+/// Says who signed an accepted manifest and, when the export verified without a trusted key,
+/// what that does not prove.
+fn print_signer(check: &ExportCheck) {
+    let Some(signer) = check.signer.as_ref().filter(|_| check.manifest.is_some()) else {
+        return;
+    };
+    if check.trusted {
+        println!("manifest: signed by the trusted key {signer}");
+        return;
+    }
+    println!("manifest: signed by {signer}, not checked against a trusted key");
+    if !check.is_ok() {
+        return;
+    }
+    eprintln!(
+        "custos: warning: without `--trusted-key` this result is self-attested: it shows the \
+         export agrees with itself and with the key it names, which anyone can make; compare \
+         {signer} with the installation's published key (`custos key export` on the exporting \
+         machine) or pass it as `--trusted-key`"
+    );
 }

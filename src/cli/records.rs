@@ -27,7 +27,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
 
-    /// With `--export`: accept only seals made with this key (`ed25519:<hex>`).
+    /// With `--export`: accept only an export whose manifest and seals are signed with this key
+    /// (`ed25519:<hex>`, as `custos key export` prints it on the exporting machine).
     #[arg(long, value_name = "KEY", requires = "export")]
     trusted_key: Option<String>,
 }
@@ -236,6 +237,12 @@ pub fn verify(args: &VerifyArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
     };
 
     let mut bad = 0;
+    if args.incident.is_none() {
+        for gap in store.missing_incidents()? {
+            println!("FAILED: {gap}");
+            bad += 1;
+        }
+    }
     for id in ids {
         let verification = store.verify(&id, trusted.as_ref())?;
         if verification.is_ok() {

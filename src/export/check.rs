@@ -1,8 +1,12 @@
-//! Checking a JSON Lines export alone, without the store: every chain recomputed from the
-//! bodies, every seal checked, and the manifest held to what the lines show.
+//! Checking a JSON Lines export alone, without the store: the manifest's signature, every
+//! chain recomputed from the bodies, every seal checked, and the manifest held to the lines.
 //!
-//! The file is read once, one line in memory at a time. Each incident stops being checked at
-//! its first problem, which is reported with the incident, the event and the line, so one
+//! The file is read once. Lines are found with `memchr` in the reader's buffer and checked in
+//! place, so one event is in memory at a time and nothing is copied unless a line straddles two
+//! reads. On the hot path an event costs its SHA-256 and two 64-byte comparisons: hashes are
+//! compared as the exact lowercase hex text the export must hold, never decoded, so a hash
+//! spelled any other way is a changed byte like any other. Each incident stops being checked
+//! at its first problem, which is reported with the incident, the event and the line, so one
 //! changed byte gives one precise report instead of a cascade.
 
 use std::fmt;
@@ -12,18 +16,25 @@ use std::path::Path;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 
+use super::agreement::{Ending, check_ending, check_entry, check_manifest, check_opening};
+use super::signature::{SignatureLine, lowercase_hex};
 use super::{ExportError, FORMAT, IncidentEntry, Manifest};
-use crate::store::signing::{parse_public_key, public_key_text};
-use crate::store::{ChainHash, seal_message};
-use crate::store::{Event, IncidentId};
+use crate::store::signing::public_key_text;
+use crate::store::{ChainHash, IncidentId, seal_message};
 
 /// The outcome of checking an export.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExportCheck {
-    /// The manifest, when line 1 is one.
+    /// The manifest, when line 1 is one and its signature verified.
     pub manifest: Option<Manifest>,
+    /// The key whose signature over the manifest verified (`ed25519:<hex>`).
+    pub signer: Option<String>,
+    /// Whether `signer` is the trusted key the caller gave; when not, the export vouches for
+    /// itself: anyone can make one that verifies with a key of their own.
+    pub trusted: bool,
     pub incidents: Vec<IncidentCheck>,
-    /// Problems of the file as a whole: no manifest, lines that belong to no incident.
+    /// Problems of the file as a whole: no manifest, a bad signature, lines that belong to no
+    /// incident.
     pub problems: Vec<ExportProblem>,
 }
 
@@ -59,6 +70,17 @@ impl ExportCheck {
         let incidents = self.incidents.iter().filter_map(|c| c.problem.as_ref());
         self.problems.iter().chain(incidents)
     }
+
+    /// The check of a file refused as a whole, before any event was read.
+    fn refused(line: u64, detail: String, signer: Option<String>, trusted: bool) -> Self {
+        Self {
+            manifest: None,
+            signer,
+            trusted,
+            incidents: Vec::new(),
+            problems: vec![file_problem(line, detail)],
+        }
+    }
 }
 
 impl fmt::Display for ExportProblem {
@@ -78,72 +100,145 @@ impl fmt::Display for ExportProblem {
 
 /// The first line of an export.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ManifestLine {
     manifest: Manifest,
 }
 
-/// Checks the JSON Lines export read from `input`; `path` names it in errors. `trusted`, when
-/// given, is the only key whose seals are accepted; otherwise seals must be made with the
-/// manifest's installation key when it names one.
+/// The number of the first event line: line 1 is the manifest, line 2 its signature.
+const FIRST_EVENT_LINE: u64 = 3;
+
+/// Checks the JSON Lines export read from `input`; `path` names it in errors. The manifest
+/// must be signed by `trusted` when it is given; otherwise whoever signed it is reported in
+/// [`ExportCheck::signer`], and the result says only that the export agrees with itself.
 pub fn verify_jsonl(
     input: &mut impl BufRead,
     path: &Path,
     trusted: Option<&VerifyingKey>,
 ) -> Result<ExportCheck, ExportError> {
-    let mut line = Vec::with_capacity(4096);
-    let mut read = |line: &mut Vec<u8>| {
-        line.clear();
-        input
-            .read_until(b'\n', line)
-            .map_err(|source| ExportError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
+    let read_error = |source| ExportError::Read {
+        path: path.to_path_buf(),
+        source,
     };
+    let mut first = Vec::new();
+    input.read_until(b'\n', &mut first).map_err(read_error)?;
+    let mut second = Vec::new();
+    input.read_until(b'\n', &mut second).map_err(read_error)?;
 
-    read(&mut line)?;
-    let manifest = match parse_manifest(&line) {
-        Ok(manifest) => manifest,
-        Err(detail) => {
-            let problem = file_problem(1, detail);
-            return Ok(ExportCheck {
-                manifest: None,
-                incidents: Vec::new(),
-                problems: vec![problem],
-            });
+    let (manifest, signer) = match open_manifest(trim_newline(&first), trim_newline(&second)) {
+        Ok(opened) => opened,
+        Err((line, detail, signer)) => {
+            return Ok(ExportCheck::refused(line, detail, signer, false));
         }
     };
-
-    let mut checker = Checker::new(&manifest, trusted);
-    let mut number = 1;
-    while read(&mut line)? > 0 {
-        number += 1;
-        checker.line(number, trim_newline(&line));
+    let signer_text = public_key_text(&signer);
+    if let Some(trusted) = trusted.filter(|key| **key != signer) {
+        let detail = format!(
+            "the manifest was signed with `{signer_text}`, not the trusted key `{}`",
+            public_key_text(trusted)
+        );
+        return Ok(ExportCheck::refused(2, detail, Some(signer_text), false));
     }
+    let trusted = trusted.is_some();
+    let facts = match check_manifest(&manifest, &signer_text) {
+        Ok(facts) => facts,
+        Err(detail) => return Ok(ExportCheck::refused(1, detail, Some(signer_text), trusted)),
+    };
+
+    let mut checker = Checker::new(&manifest, signer);
+    for (index, entry) in manifest.incidents.iter().enumerate() {
+        if let Err(detail) = check_entry(entry, &facts.filter) {
+            checker.fail(index, 1, None, detail);
+        }
+    }
+    let mut number = FIRST_EVENT_LINE - 1;
+    for_each_line(input, |line| {
+        number += 1;
+        checker.line(number, line);
+    })
+    .map_err(read_error)?;
     let (incidents, problems) = checker.finish();
 
     Ok(ExportCheck {
         manifest: Some(manifest),
+        signer: Some(signer_text),
+        trusted,
         incidents,
         problems,
     })
 }
 
-fn parse_manifest(line: &[u8]) -> Result<Manifest, String> {
-    let parsed: ManifestLine = serde_json::from_slice(trim_newline(line))
-        .map_err(|e| format!("line 1 is not the manifest of a custos export: {e}"))?;
-    let manifest = parsed.manifest;
-    if manifest.format != FORMAT {
-        return Err(format!(
-            "the manifest names the format `{}`; this custos reads `{FORMAT}`",
-            manifest.format
-        ));
+/// A problem that stops the check before the events: its line, what is wrong, and the key that
+/// signed the manifest when that much is known.
+type Refusal = (u64, String, Option<String>);
+
+/// Reads the manifest line and checks its signature line, in the order that gives the most
+/// useful first report: not a manifest at all, another format, a bad signature, a malformed
+/// manifest.
+fn open_manifest(first: &[u8], second: &[u8]) -> Result<(Manifest, VerifyingKey), Refusal> {
+    let loose: serde_json::Value = serde_json::from_slice(first).map_err(|e| {
+        let detail = format!("line 1 is not the manifest of a custos export: {e}");
+        (1, detail, None)
+    })?;
+    let Some(format) = loose.get("manifest").map(|m| m.get("format")) else {
+        let detail = "line 1 is not the manifest of a custos export: it has no `manifest`";
+        return Err((1, detail.to_owned(), None));
+    };
+    if format.and_then(serde_json::Value::as_str) != Some(FORMAT) {
+        let named = format.map_or("nothing".to_owned(), ToString::to_string);
+        let detail = format!("the manifest names the format {named}; this custos reads `{FORMAT}`");
+        return Err((1, detail, None));
     }
-    Ok(manifest)
+
+    let line: SignatureLine = serde_json::from_slice(second).map_err(|e| {
+        let detail = format!("line 2 is not the signature of the manifest: {e}");
+        (2, detail, None)
+    })?;
+    let signer = line
+        .manifest_signature
+        .verify(first)
+        .map_err(|detail| (2, detail, None))?;
+
+    let parsed: ManifestLine = serde_json::from_slice(first).map_err(|e| {
+        let detail = format!("the manifest does not have the form custos writes: {e}");
+        (1, detail, Some(public_key_text(&signer)))
+    })?;
+    Ok((parsed.manifest, signer))
 }
 
 fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\n").unwrap_or(line)
+}
+
+/// Calls `f` with every line left in `input`, without its newline. A line is passed straight
+/// from the reader's buffer; only one that straddles two reads is copied first.
+fn for_each_line(input: &mut impl BufRead, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
+    let mut carry = Vec::new();
+    loop {
+        let buffer = input.fill_buf()?;
+        let length = buffer.len();
+        if length == 0 {
+            if !carry.is_empty() {
+                f(&carry);
+            }
+            return Ok(());
+        }
+
+        let mut start = 0;
+        while let Some(found) = memchr::memchr(b'\n', &buffer[start..]) {
+            let end = start + found;
+            if carry.is_empty() {
+                f(&buffer[start..end]);
+            } else {
+                carry.extend_from_slice(&buffer[start..end]);
+                f(&carry);
+                carry.clear();
+            }
+            start = end + 1;
+        }
+        carry.extend_from_slice(&buffer[start..]);
+        input.consume(length);
+    }
 }
 
 fn file_problem(line: u64, detail: String) -> ExportProblem {
@@ -189,16 +284,31 @@ fn body_place(body: &[u8]) -> Option<(u64, u64)> {
     rest.starts_with(b",").then_some((incident, seq))
 }
 
+/// The decimal number at the start of `bytes`, written as serde writes one (no sign, no leading
+/// zero), and what follows it.
 fn leading_number(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-    let number = std::str::from_utf8(&bytes[..digits]).ok()?.parse().ok()?;
+    if digits == 0 || (digits > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    let mut number: u64 = 0;
+    for digit in &bytes[..digits] {
+        number = number
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
     Some((number, &bytes[digits..]))
 }
 
-fn parse_hash(text: &[u8]) -> Option<ChainHash> {
-    let mut bytes = [0; 32];
-    hex::decode_to_slice(text, &mut bytes).ok()?;
-    Some(ChainHash(bytes))
+/// A hash as the 64 lowercase hex digits an export holds.
+fn hex_text(hash: &ChainHash) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0; 64];
+    for (pair, byte) in text.chunks_exact_mut(2).zip(hash.0) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    text
 }
 
 /// The chain of the incident being read.
@@ -209,12 +319,17 @@ struct Chain {
     /// The seq the next line must carry.
     next: u64,
     prev: ChainHash,
+    /// `prev` as the text the next line's `prev_hash` must be.
+    prev_text: [u8; 64],
+    /// The event at the manifest's head, once read.
+    ending: Option<Ending>,
 }
 
 /// The state of a check as lines come in.
 struct Checker<'a> {
     manifest: &'a Manifest,
-    trusted: Option<&'a VerifyingKey>,
+    /// The key that signed the manifest; every seal must be made with it.
+    key: VerifyingKey,
     checks: Vec<IncidentCheck>,
     problems: Vec<ExportProblem>,
     current: Option<Chain>,
@@ -225,7 +340,7 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(manifest: &'a Manifest, trusted: Option<&'a VerifyingKey>) -> Self {
+    fn new(manifest: &'a Manifest, key: VerifyingKey) -> Self {
         let checks = manifest
             .incidents
             .iter()
@@ -238,7 +353,7 @@ impl<'a> Checker<'a> {
             .collect();
         Self {
             manifest,
-            trusted,
+            key,
             checks,
             problems: Vec::new(),
             current: None,
@@ -259,11 +374,11 @@ impl<'a> Checker<'a> {
             return;
         };
 
-        if self
-            .current
-            .as_ref()
-            .is_none_or(|c| c.id.number() != incident)
-        {
+        let same = |chain: &Chain| chain.id.number() == incident;
+        if self.current.is_none() && self.stray == Some(incident) {
+            return;
+        }
+        if !self.current.as_ref().is_some_and(same) {
             self.start(number, incident);
         }
         let Some(chain) = self.current.as_mut() else {
@@ -310,11 +425,14 @@ impl<'a> Checker<'a> {
             return;
         };
         self.next_index = index + 1;
+        let genesis = ChainHash::genesis(parsed);
         self.current = Some(Chain {
             index,
             id: parsed,
             next: 1,
-            prev: ChainHash::genesis(parsed),
+            prev: genesis,
+            prev_text: hex_text(&genesis),
+            ending: None,
         });
     }
 
@@ -352,39 +470,28 @@ impl<'a> Checker<'a> {
 
         let entry = &self.manifest.incidents[chain.index];
         let last = chain.next - 1;
-        match close_chain(&chain, last, entry, self.key()) {
+        match close_chain(&chain, last, entry, &self.key) {
             Ok(sealed) => self.checks[chain.index].sealed = sealed,
             Err(detail) => self.fail(chain.index, 0, Some(last), detail),
         }
-    }
-
-    /// The key seals must be made with, if any is fixed.
-    fn key(&self) -> Option<Result<VerifyingKey, String>> {
-        if let Some(trusted) = self.trusted {
-            return Some(Ok(*trusted));
-        }
-        let text = self.manifest.installation_key.as_deref()?;
-        Some(parse_public_key(text).map_err(|e| format!("the manifest's installation key: {e}")))
     }
 
     fn finish(mut self) -> (Vec<IncidentCheck>, Vec<ExportProblem>) {
         self.end_current();
         for index in self.next_index..self.manifest.incidents.len() {
             let entry = &self.manifest.incidents[index];
-            if entry.events > 0 {
-                let detail = format!(
-                    "the manifest lists {} events, but the export holds none",
-                    entry.events
-                );
-                self.fail(index, 0, None, detail);
-            }
+            let detail = format!(
+                "the manifest lists {} events, but the export holds none",
+                entry.events
+            );
+            self.fail(index, 0, None, detail);
         }
         (self.checks, self.problems)
     }
 }
 
-/// Adds one event to `chain`, checking its place, its stored hashes and, for event 1, that it
-/// opens the incident the manifest describes.
+/// Adds one event to `chain`, checking its place and its stored hashes, and reading what the
+/// manifest repeats from event 1 and from the event the manifest names as the head.
 fn link(
     chain: &mut Chain,
     seq: u64,
@@ -397,53 +504,45 @@ fn link(
             chain.next
         ));
     }
-    if parse_hash(event.prev_hash) != Some(chain.prev) {
-        return Err("`prev_hash` is not the hash of the event before it".to_owned());
+    if event.prev_hash != chain.prev_text {
+        return Err(mismatch(
+            "prev_hash",
+            event.prev_hash,
+            &chain.prev_text,
+            "is not the hash of the event before it",
+        ));
     }
 
     let hash = ChainHash::link(&chain.prev, event.body);
-    if parse_hash(event.hash) != Some(hash) {
-        return Err(
-            "the body does not hash to the recorded `hash`: the event was changed".to_owned(),
-        );
+    let text = hex_text(&hash);
+    if event.hash != text {
+        return Err(mismatch(
+            "hash",
+            event.hash,
+            &text,
+            "is not what the body hashes to: the event was changed",
+        ));
     }
     if seq == 1 {
         check_opening(event.body, entry)?;
     }
+    if seq == entry.events {
+        chain.ending = Some(Ending::read(seq, event.body)?);
+    }
 
     chain.prev = hash;
+    chain.prev_text = text;
     chain.next += 1;
     Ok(())
 }
 
-/// The opening event as far as the manifest repeats it.
-#[derive(Deserialize)]
-struct OpeningBody {
-    rehearsal: bool,
-    event: Event,
-}
-
-fn check_opening(body: &[u8], entry: &IncidentEntry) -> Result<(), String> {
-    let opening: OpeningBody =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not an event: {e}"))?;
-    let Event::IncidentOpened {
-        runbook_id,
-        runbook_sha256,
-        severity,
-        ..
-    } = opening.event
-    else {
-        return Err("event 1 is not `incident_opened`".to_owned());
-    };
-
-    let agrees = runbook_id == entry.runbook_id
-        && runbook_sha256 == entry.runbook_sha256
-        && severity == entry.severity
-        && opening.rehearsal == entry.rehearsal;
-    if !agrees {
-        return Err("the manifest's runbook, severity or drill flag differs from event 1".into());
+/// Why a stored hash is not the expected text; a hash that differs only in case is named as
+/// such, since it is the one change that decoding the hex would have let through.
+fn mismatch(field: &str, stored: &[u8], expected: &[u8; 64], otherwise: &str) -> String {
+    if stored.eq_ignore_ascii_case(expected) {
+        return format!("`{field}` is written in upper case; an export holds lowercase hex only");
     }
-    Ok(())
+    format!("`{field}` {otherwise}")
 }
 
 /// Checks the end of a chain against the manifest and its seal; `Ok(true)` when sealed.
@@ -451,7 +550,7 @@ fn close_chain(
     chain: &Chain,
     last: u64,
     entry: &IncidentEntry,
-    key: Option<Result<VerifyingKey, String>>,
+    key: &VerifyingKey,
 ) -> Result<bool, String> {
     if last != entry.events {
         return Err(format!(
@@ -468,11 +567,12 @@ fn close_chain(
     {
         return Err("the chain ends in a head other than the manifest's".to_owned());
     }
+    let Some(ending) = &chain.ending else {
+        return Err("the manifest's head event was not read".to_owned());
+    };
+    check_ending(ending, entry)?;
 
     let Some(seal) = &entry.seal else {
-        if entry.closed_at.is_some() {
-            return Err("the incident is closed, but the manifest carries no seal".to_owned());
-        }
         return Ok(false);
     };
     if seal.head_seq != last || seal.head_hash != head {
@@ -481,25 +581,19 @@ fn close_chain(
             seal.head_seq
         ));
     }
-
-    let public_key = parse_public_key(&seal.public_key).map_err(|e| format!("the seal: {e}"))?;
-    if let Some(key) = key {
-        let key = key?;
-        if key != public_key {
-            return Err(format!(
-                "the seal was made with `{}`, not the trusted key `{}`",
-                seal.public_key,
-                public_key_text(&key)
-            ));
-        }
+    let installation_key = public_key_text(key);
+    if seal.public_key != installation_key {
+        return Err(format!(
+            "the seal was made with `{}`, not the installation key `{installation_key}` that \
+             signed the manifest",
+            seal.public_key
+        ));
     }
 
-    let mut bytes = [0; 64];
-    hex::decode_to_slice(&seal.signature, &mut bytes)
-        .map_err(|_| "the seal's signature is not 64 bytes in hex".to_owned())?;
+    let bytes = lowercase_hex::<64>(&seal.signature)
+        .ok_or_else(|| "the seal's signature is not 64 bytes in lowercase hex".to_owned())?;
     let message = seal_message(chain.id, last, &chain.prev);
-    public_key
-        .verify_strict(message.as_bytes(), &Signature::from_bytes(&bytes))
+    key.verify_strict(message.as_bytes(), &Signature::from_bytes(&bytes))
         .map_err(|_| "the seal's signature does not verify over the chain's head".to_owned())?;
     Ok(true)
 }
@@ -530,5 +624,28 @@ mod tests {
         );
         assert_eq!(body_place(br#"{"seq":3,"incident":"INC-42"}"#), None);
         assert_eq!(body_place(br#"{"incident":"INC-","seq":3,"#), None);
+        assert_eq!(body_place(br#"{"incident":"INC-042","seq":3,"#), None);
+        assert_eq!(
+            body_place(br#"{"incident":"INC-99999999999999999999","seq":3,"#),
+            None
+        );
+    }
+
+    #[test]
+    fn a_hash_is_written_as_64_lowercase_hex_digits() {
+        let hash = ChainHash::of(b"custos");
+        assert_eq!(hex_text(&hash).as_slice(), hash.to_string().as_bytes());
+    }
+
+    #[test]
+    fn every_line_is_found_whether_or_not_it_straddles_two_reads() {
+        let text = b"first\nsecond line\n\nlast without newline";
+        let mut input = std::io::BufReader::with_capacity(4, &text[..]);
+        let mut lines = Vec::new();
+        for_each_line(&mut input, |line| lines.push(line.to_vec())).unwrap();
+        assert_eq!(
+            lines,
+            [&b"first"[..], b"second line", b"", b"last without newline"]
+        );
     }
 }

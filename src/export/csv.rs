@@ -94,10 +94,15 @@ fn take_text(fields: &mut Map<String, Value>, key: &str) -> String {
     }
 }
 
-/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A leading `=`,
-/// `+`, `-` or `@` gets a `'` so a spreadsheet shows it rather than evaluating it.
+/// The first characters that make a spreadsheet read a cell as a formula, or that it drops
+/// before looking again (tab, carriage return), as OWASP's CSV injection guidance lists them.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A field that
+/// starts with one of [`FORMULA_STARTS`] gets a `'` so a spreadsheet shows it rather than
+/// evaluating it.
 fn field(text: &str) -> String {
-    let guarded = if text.starts_with(['=', '+', '-', '@']) {
+    let guarded = if text.starts_with(FORMULA_STARTS) {
         format!("'{text}")
     } else {
         text.to_owned()
@@ -119,5 +124,15 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn every_formula_start_is_neutralised_and_a_later_one_is_left_alone() {
+        assert_eq!(field("+1+1"), "'+1+1");
+        assert_eq!(field("-2+3"), "'-2+3");
+        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(field("\t=cmd|' /C calc'!A0"), "'\t=cmd|' /C calc'!A0");
+        assert_eq!(field("\r=1+1"), "\"'\r=1+1\"");
+        assert_eq!(field("a=1"), "a=1");
     }
 }

@@ -30,6 +30,13 @@ pub enum ExportError {
     #[error("cannot encode the manifest of the export: {0}")]
     Encode(#[from] serde_json::Error),
 
+    /// The key given to sign an export is not the installation key its manifest names.
+    #[error(
+        "the manifest names the installation key `{named}`, but the export is being signed \
+         with `{signing}`"
+    )]
+    KeyMismatch { named: String, signing: String },
+
     /// `--since` or `--until` is neither an RFC 3339 time nor a date.
     #[error(
         "`{text}` is not a time; write an RFC 3339 time (`2026-12-03T19:00:00Z`) or a date \

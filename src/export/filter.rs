@@ -76,24 +76,48 @@ pub struct Filter {
 impl Filter {
     /// Whether `incident` belongs in the export.
     pub fn admits(&self, incident: &Incident) -> bool {
-        let opened = incident.opened_at;
-        let after_since = self.since.as_ref().is_none_or(|since| opened >= since.at);
-        let before_until = self.until.as_ref().is_none_or(|until| match until.date {
-            Some(_) => opened < until.end(),
-            None => opened <= until.at,
+        self.refusal(&Candidate {
+            id: incident.id,
+            opened_at: incident.opened_at,
+            runbook_id: &incident.runbook_id,
+            severity: &incident.severity,
+            rehearsal: incident.rehearsal,
+        })
+        .is_none()
+    }
+
+    /// The first filter that leaves `candidate` out, named as a verifier reports it, or `None`
+    /// when every filter lets it in.
+    pub(crate) fn refusal(&self, candidate: &Candidate<'_>) -> Option<&'static str> {
+        let opened = candidate.opened_at;
+        if self.since.as_ref().is_some_and(|since| opened < since.at) {
+            return Some("it was opened before `since`");
+        }
+        let after_until = self.until.as_ref().is_some_and(|until| match until.date {
+            Some(_) => opened >= until.end(),
+            None => opened > until.at,
         });
-        let runbook = self
+        if after_until {
+            return Some("it was opened after `until`");
+        }
+        if self
             .runbook
             .as_ref()
-            .is_none_or(|id| *id == incident.runbook_id);
-        let severity = self
-            .severity
-            .as_ref()
-            .is_none_or(|s| s.eq_ignore_ascii_case(&incident.severity));
-        let listed = self.incidents.is_empty() || self.incidents.contains(&incident.id);
-        let kind = self.include_drills || !incident.rehearsal;
-
-        after_since && before_until && runbook && severity && listed && kind
+            .is_some_and(|id| *id != candidate.runbook_id)
+        {
+            return Some("its runbook is not the `runbook` filter's");
+        }
+        let severity = self.severity.as_ref();
+        if severity.is_some_and(|s| !s.eq_ignore_ascii_case(candidate.severity)) {
+            return Some("its severity is not the `severity` filter's");
+        }
+        if !self.incidents.is_empty() && !self.incidents.contains(&candidate.id) {
+            return Some("the `incidents` filter does not list it");
+        }
+        if candidate.rehearsal && !self.include_drills {
+            return Some("it is a drill and `include_drills` is false");
+        }
+        None
     }
 
     /// The filters as the manifest records them.
@@ -109,8 +133,18 @@ impl Filter {
     }
 }
 
+/// What the filters look at in an incident.
+pub(crate) struct Candidate<'a> {
+    pub id: IncidentId,
+    pub opened_at: Timestamp,
+    pub runbook_id: &'a str,
+    pub severity: &'a str,
+    pub rehearsal: bool,
+}
+
 /// The filters of an export as written in its manifest.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FilterRecord {
     pub since: Option<String>,
     pub until: Option<String>,
@@ -118,6 +152,36 @@ pub struct FilterRecord {
     pub severity: Option<String>,
     pub incidents: Vec<String>,
     pub include_drills: bool,
+}
+
+impl FilterRecord {
+    /// The filters this record describes, read back as a verifier does; the error names the
+    /// filter that does not parse.
+    pub(crate) fn filter(&self) -> Result<Filter, String> {
+        let bound = |name: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(str::parse::<Bound>)
+                .transpose()
+                .map_err(|e| format!("the manifest's `{name}` filter: {e}"))
+        };
+        let incidents = self
+            .incidents
+            .iter()
+            .map(|id| {
+                id.parse::<IncidentId>()
+                    .map_err(|e| format!("the manifest's `incidents` filter: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        Ok(Filter {
+            since: bound("since", &self.since)?,
+            until: bound("until", &self.until)?,
+            runbook: self.runbook.clone(),
+            severity: self.severity.clone(),
+            incidents,
+            include_drills: self.include_drills,
+        })
+    }
 }
 
 #[cfg(test)]

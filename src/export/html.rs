@@ -4,6 +4,10 @@
 //! Every text from the log or the runbook is escaped. The report reads one incident's events
 //! into memory, since its sections draw from all of them; the JSON Lines export is the
 //! streaming form.
+//!
+//! Deadlines are measured, not inferred from escalations alone: each stay at a node with a
+//! `within` limit (from the pinned runbook) against the time spent there, and each deadline of
+//! the escalation policy that started for the incident against when it was met.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -18,9 +22,10 @@ use super::svg::graph_svg;
 use super::{ExportError, IncidentEntry, Manifest};
 use crate::approval::{SAME_TERMINAL_WINDOW, dual_control};
 use crate::engine::report::stays;
+use crate::notify::{DeadlineState, Escalation, History};
 use crate::runbook::checklist::friendly;
-use crate::runbook::{Context, NodeId, Phase, Runbook};
-use crate::store::{Event, EventRecord, Incident, IncidentId, Store};
+use crate::runbook::{Context, NodeId, Phase};
+use crate::store::{Event, EventRecord, IncidentId, Store};
 
 const STYLE: &str = "
 body { font: 14px/1.45 system-ui, sans-serif; color: #111; margin: 2em; }
@@ -37,14 +42,23 @@ section.incident { page-break-before: always; } section.incident:first-of-type {
 @media print { body { margin: 0; } a { color: inherit; } }
 ";
 
+/// What a report checks the log against.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportSettings<'a> {
+    /// The only key whose seals count as verified, when given.
+    pub trusted: Option<&'a VerifyingKey>,
+    /// The escalation policy whose deadlines the report measures (empty for none).
+    pub escalation: &'a Escalation,
+}
+
 /// The report of one incident as a complete HTML document.
 pub fn html_report(
     store: &Store,
     manifest: &Manifest,
     entry: &IncidentEntry,
-    trusted: Option<&VerifyingKey>,
+    settings: &ReportSettings<'_>,
 ) -> Result<String, ExportError> {
-    let section = incident_section(store, entry, trusted)?;
+    let section = incident_section(store, entry, settings)?;
     Ok(document(&manifest.only(entry), &section))
 }
 
@@ -52,13 +66,13 @@ pub fn html_report(
 pub fn write_html(
     store: &Store,
     manifest: &Manifest,
-    trusted: Option<&VerifyingKey>,
+    settings: &ReportSettings<'_>,
     out: &mut impl Write,
     path: &Path,
 ) -> Result<(), ExportError> {
     let mut sections = String::new();
     for entry in &manifest.incidents {
-        sections.push_str(&incident_section(store, entry, trusted)?);
+        sections.push_str(&incident_section(store, entry, settings)?);
     }
     if manifest.incidents.is_empty() {
         sections.push_str("<p>No incident matches the filters of this export.</p>");
@@ -108,28 +122,35 @@ fn document(manifest: &Manifest, body: &str) -> String {
     )
 }
 
-/// Everything one section needs, read from the store.
+/// Everything one section needs, read from the store: the incident, its events up to the
+/// manifest's head and its pinned runbook when that still parses.
 struct Facts<'a> {
-    incident: Incident,
-    records: Vec<EventRecord>,
-    runbook: Option<Runbook>,
+    history: History,
     entry: &'a IncidentEntry,
+}
+
+impl Facts<'_> {
+    fn records(&self) -> &[EventRecord] {
+        &self.history.events
+    }
 }
 
 fn incident_section(
     store: &Store,
     entry: &IncidentEntry,
-    trusted: Option<&VerifyingKey>,
+    settings: &ReportSettings<'_>,
 ) -> Result<String, ExportError> {
     let id: IncidentId = entry.id.parse()?;
     let incident = store.incident(&id)?;
-    let mut records = store.events(&id)?;
-    records.truncate(usize::try_from(entry.events).unwrap_or(usize::MAX));
+    let mut events = store.events(&id)?;
+    events.truncate(usize::try_from(entry.events).unwrap_or(usize::MAX));
     let runbook = crate::runbook::parse(&incident.runbook_source, None, &Context::default()).ok();
     let facts = Facts {
-        incident,
-        records,
-        runbook,
+        history: History {
+            incident,
+            runbook,
+            events,
+        },
         entry,
     };
 
@@ -140,21 +161,21 @@ fn incident_section(
         escape(&entry.id)
     );
     header(&facts, &mut out);
-    verification(store, id, trusted, &mut out)?;
+    verification(store, id, entry, settings.trusted, &mut out)?;
     graph(&facts, &mut out);
     phases(&facts, &mut out);
     decisions(&facts, &mut out);
     actions(&facts, &mut out);
     approvals(&facts, &mut out);
     notifications(store, id, &mut out)?;
-    deadlines(&facts, &mut out);
+    deadlines(&facts, settings.escalation, &mut out);
     timeline(&facts, &mut out);
     out.push_str("</section>\n");
     Ok(out)
 }
 
 fn header(facts: &Facts<'_>, out: &mut String) {
-    let incident = &facts.incident;
+    let incident = &facts.history.incident;
     let (class, kind) = if incident.rehearsal {
         ("drill", "DRILL (rehearsal)")
     } else {
@@ -197,6 +218,7 @@ fn header(facts: &Facts<'_>, out: &mut String) {
 fn verification(
     store: &Store,
     id: IncidentId,
+    entry: &IncidentEntry,
     trusted: Option<&VerifyingKey>,
     out: &mut String,
 ) -> Result<(), ExportError> {
@@ -209,18 +231,44 @@ fn verification(
             checked.events,
             escape(&checked.seal.to_string())
         );
-        return Ok(());
+    } else {
+        let reason = match checked.first_problem() {
+            Some(problem) => problem.to_string(),
+            None => format!("seal: {}", checked.seal),
+        };
+        let _ = writeln!(
+            out,
+            "<p class=\"bad\" id=\"verification\">VERIFICATION FAILED: {}</p>",
+            escape(&reason)
+        );
     }
 
-    let reason = match checked.first_problem() {
-        Some(problem) => problem.to_string(),
-        None => format!("seal: {}", checked.seal),
-    };
-    let _ = writeln!(
-        out,
-        "<p class=\"bad\" id=\"verification\">VERIFICATION FAILED: {}</p>",
-        escape(&reason)
-    );
+    // The values an auditor compares with the JSON Lines export and the published key.
+    let head = checked.head.map_or("no events".to_owned(), |head| {
+        format!("event {}, SHA-256 {}", head.seq, head.hash)
+    });
+    let mut rows = vec![("Chain head (recomputed)", head)];
+    match &entry.seal {
+        Some(seal) => rows.extend([
+            (
+                "Seal covers",
+                format!("event {}, SHA-256 {}", seal.head_seq, seal.head_hash),
+            ),
+            ("Seal signature (Ed25519)", seal.signature.clone()),
+            ("Sealing key", seal.public_key.clone()),
+            ("Sealed at", seal.sealed_at.clone()),
+        ]),
+        None => rows.push(("Seal", "none: the incident is open".to_owned())),
+    }
+    out.push_str("<table id=\"chain\">\n");
+    for (name, value) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><th>{name}</th><td class=\"mono\">{}</td></tr>",
+            escape(&value)
+        );
+    }
+    out.push_str("</table>\n");
     Ok(())
 }
 
@@ -237,8 +285,8 @@ fn path(records: &[EventRecord]) -> Vec<String> {
 
 fn graph(facts: &Facts<'_>, out: &mut String) {
     out.push_str("<h2>Runbook graph and path taken</h2>\n");
-    let taken = path(&facts.records);
-    let drawn = match &facts.runbook {
+    let taken = path(facts.records());
+    let drawn = match &facts.history.runbook {
         Some(runbook) => graph_svg(runbook, &taken),
         None => Err("the pinned runbook no longer parses with this custos".to_owned()),
     };
@@ -264,17 +312,17 @@ fn graph(facts: &Facts<'_>, out: &mut String) {
 }
 
 fn phases(facts: &Facts<'_>, out: &mut String) {
-    let Some(first) = facts.records.first() else {
+    let Some(first) = facts.records().first() else {
         return;
     };
-    let end = facts.records.last().map_or(first.at, |record| record.at);
-    let stays = stays(&facts.records, end);
+    let end = facts.records().last().map_or(first.at, |record| record.at);
+    let stays = stays(facts.records(), end);
 
     out.push_str("<h2>Time per node and phase</h2>\n<table>\n");
     out.push_str("<tr><th>#</th><th>Node</th><th>Entered</th><th>Stayed</th></tr>\n");
     let mut per_phase: Vec<(Option<Phase>, SignedDuration)> = Vec::new();
     for (index, (node, at, stayed)) in stays.iter().enumerate() {
-        let phase = facts.runbook.as_ref().and_then(|runbook| {
+        let phase = facts.history.runbook.as_ref().and_then(|runbook| {
             runbook
                 .node(&NodeId(node.clone()))
                 .and_then(|found| found.phase)
@@ -333,7 +381,7 @@ fn when(at: Timestamp) -> String {
 
 fn decisions(facts: &Facts<'_>, out: &mut String) {
     let rows: Vec<Vec<String>> = facts
-        .records
+        .records()
         .iter()
         .filter_map(|record| {
             let (node, what) = match &record.event {
@@ -377,7 +425,7 @@ fn pairs(fields: &Map<String, Value>) -> String {
 
 fn actions(facts: &Facts<'_>, out: &mut String) {
     let rows: Vec<Vec<String>> = facts
-        .records
+        .records()
         .iter()
         .filter_map(|record| match &record.event {
             Event::ActionFinished {
@@ -421,7 +469,7 @@ fn actions(facts: &Facts<'_>, out: &mut String) {
 }
 
 fn approvals(facts: &Facts<'_>, out: &mut String) {
-    let entries = dual_control(&facts.records, SAME_TERMINAL_WINDOW);
+    let entries = dual_control(facts.records(), SAME_TERMINAL_WINDOW);
     out.push_str("<h2>Approvals</h2>\n");
     if entries.is_empty() {
         out.push_str("<p>None.</p>\n");
@@ -452,7 +500,7 @@ fn approvals(facts: &Facts<'_>, out: &mut String) {
     }
 
     let refused: Vec<Vec<String>> = facts
-        .records
+        .records()
         .iter()
         .filter_map(|record| match &record.event {
             Event::ApprovalRefused {
@@ -519,9 +567,165 @@ fn notifications(store: &Store, id: IncidentId, out: &mut String) -> Result<(), 
     Ok(())
 }
 
-fn deadlines(facts: &Facts<'_>, out: &mut String) {
+fn deadlines(facts: &Facts<'_>, escalation: &Escalation, out: &mut String) {
+    let (as_of, why) = deadline_clock(facts);
+    let limits = node_limits(facts);
+    let regulator = escalation.deadlines(&facts.history);
+    let missed = limits.iter().filter(|row| row.missed).count()
+        + regulator
+            .iter()
+            .filter(|state| deadline_status(state, as_of).1)
+            .count();
+    let met = limits
+        .iter()
+        .filter(|row| !row.missed && !row.running)
+        .count()
+        + regulator
+            .iter()
+            .filter(|state| state.met_at.is_some_and(|met| met <= state.due))
+            .count();
+
+    out.push_str("<h2>Deadlines met or missed</h2>\n");
+    let (class, verdict) = if missed > 0 {
+        ("bad", format!("{missed} missed"))
+    } else {
+        ("ok", "none missed".to_owned())
+    };
+    let _ = writeln!(
+        out,
+        "<p class=\"{class}\" id=\"deadlines\">{met} met, {}; as of {} ({why}).</p>",
+        escape(&verdict),
+        escape(&when(as_of))
+    );
+
+    node_limit_table(&limits, out);
+    regulator_table(&regulator, escalation, as_of, out);
+    escalations(facts, out);
+}
+
+/// The instant deadlines that are not met are judged at: the export for a real incident, the
+/// last event for a drill, whose clock may be set apart from the wall clock.
+fn deadline_clock(facts: &Facts<'_>) -> (Timestamp, &'static str) {
+    let last = facts.records().last().map(|record| record.at);
+    match last {
+        Some(at) if facts.history.incident.rehearsal => (at, "the last event of the drill"),
+        _ => (Timestamp::now(), "the time of this export"),
+    }
+}
+
+/// One stay at a node that has a `within` limit.
+struct LimitRow {
+    node: String,
+    entered: Timestamp,
+    limit: SignedDuration,
+    spent: SignedDuration,
+    missed: bool,
+    /// The walk is still at the node and has not overrun yet.
+    running: bool,
+}
+
+/// Every stay at a node with a `within` limit in the pinned runbook, with the time spent.
+fn node_limits(facts: &Facts<'_>) -> Vec<LimitRow> {
+    let records = facts.records();
+    let Some(last) = records.last() else {
+        return Vec::new();
+    };
+    let open = facts.history.incident.closed_at.is_none();
+    let all = stays(records, last.at);
+    let count = all.len();
+    all.into_iter()
+        .enumerate()
+        .filter_map(|(index, (node, entered, spent))| {
+            let limit = facts.history.within(&node)?;
+            let running = open && index + 1 == count && spent <= limit;
+            Some(LimitRow {
+                node,
+                entered,
+                limit,
+                spent,
+                missed: spent > limit,
+                running,
+            })
+        })
+        .collect()
+}
+
+fn node_limit_table(rows: &[LimitRow], out: &mut String) {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let status = if row.missed {
+                format!("MISSED by {}", friendly(row.spent - row.limit))
+            } else if row.running {
+                "running, within the limit so far".to_owned()
+            } else {
+                "met".to_owned()
+            };
+            vec![
+                row.node.clone(),
+                when(row.entered),
+                friendly(row.limit),
+                friendly(row.spent),
+                status,
+            ]
+        })
+        .collect();
+    let columns = ["Node", "Entered", "Limit (within)", "Time spent", "Status"];
+    table(out, "Time limits of the runbook's nodes", &columns, &cells);
+}
+
+/// `(status, missed)` of a reporting deadline judged at `as_of`.
+fn deadline_status(state: &DeadlineState, as_of: Timestamp) -> (String, bool) {
+    match state.met_at {
+        Some(met) if met <= state.due => ("met".to_owned(), false),
+        Some(met) => (
+            format!(
+                "MISSED: met {} late",
+                friendly(met.duration_since(state.due))
+            ),
+            true,
+        ),
+        None if as_of >= state.due => ("MISSED: not met".to_owned(), true),
+        None => ("open: not met yet, not due yet".to_owned(), false),
+    }
+}
+
+fn regulator_table(
+    states: &[DeadlineState],
+    escalation: &Escalation,
+    as_of: Timestamp,
+    out: &mut String,
+) {
+    out.push_str("<h2>Reporting deadlines (escalation policy)</h2>\n");
+    if escalation.deadlines.is_empty() {
+        out.push_str("<p>The escalation policy this export was made with defines none.</p>\n");
+        return;
+    }
+    if states.is_empty() {
+        out.push_str("<p>None started for this incident.</p>\n");
+        return;
+    }
+    out.push_str("<table id=\"reporting-deadlines\">\n<tr><th>Deadline</th><th>Due</th>");
+    out.push_str("<th>Met at</th><th>Status</th></tr>\n");
+    for state in states {
+        let (status, missed) = deadline_status(state, as_of);
+        let class = if missed { " class=\"flag\"" } else { "" };
+        let met = state.met_at.map_or("—".to_owned(), when);
+        let _ = writeln!(
+            out,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&state.title),
+            escape(&when(state.due)),
+            escape(&met),
+            escape(&status)
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+fn escalations(facts: &Facts<'_>, out: &mut String) {
     let rows: Vec<Vec<String>> = facts
-        .records
+        .records()
         .iter()
         .filter_map(|record| match &record.event {
             Event::EscalationFired {
@@ -537,18 +741,13 @@ fn deadlines(facts: &Facts<'_>, out: &mut String) {
             _ => None,
         })
         .collect();
-    out.push_str("<h2>Deadlines</h2>\n");
-    if rows.is_empty() {
-        out.push_str("<p>No escalation fired: every deadline was met.</p>\n");
-        return;
-    }
-    let columns = ["Missed at", "Rule", "Why", "Notification"];
-    table(out, "Deadlines missed (escalations fired)", &columns, &rows);
+    let columns = ["Fired at", "Rule", "Why", "Notification"];
+    table(out, "Escalations fired", &columns, &rows);
 }
 
 fn timeline(facts: &Facts<'_>, out: &mut String) {
     let rows: Vec<Vec<String>> = facts
-        .records
+        .records()
         .iter()
         .map(|record| {
             let value = serde_json::to_value(&record.event).unwrap_or_default();

@@ -1,5 +1,8 @@
 //! The manifest of an export: what it claims to hold, written before the events so that a
 //! verifier reading the file once knows what each chain must end in.
+//!
+//! Every key is known: a verifier refuses a manifest with a key this custos does not write, so
+//! nothing can ride along under the signature unchecked.
 
 use ed25519_dalek::VerifyingKey;
 use jiff::Timestamp;
@@ -12,19 +15,22 @@ use crate::store::{Incident, IncidentState, Store};
 
 /// What an export holds and how to check it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Always [`FORMAT`].
     pub format: String,
     pub custos_version: String,
     pub exported_at: String,
     pub filters: FilterRecord,
-    /// The installation's public key (`ed25519:<hex>`), when the exporting machine had it.
-    pub installation_key: Option<String>,
+    /// The installation's public key (`ed25519:<hex>`): it signs the manifest, and every seal
+    /// in the export must be made with it.
+    pub installation_key: String,
     pub incidents: Vec<IncidentEntry>,
 }
 
 /// One incident of an export, as the log summarised it when the export began.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IncidentEntry {
     pub id: String,
     pub title: String,
@@ -44,6 +50,7 @@ pub struct IncidentEntry {
 
 /// The last event of a chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Head {
     pub seq: u64,
     pub hash: String,
@@ -51,6 +58,7 @@ pub struct Head {
 
 /// A closed incident's seal, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SealEntry {
     pub head_seq: u64,
     pub head_hash: String,
@@ -62,11 +70,12 @@ pub struct SealEntry {
 }
 
 impl Manifest {
-    /// The manifest of the incidents of `store` that `filter` admits, oldest first.
+    /// The manifest of the incidents of `store` that `filter` admits, oldest first;
+    /// `installation_key` is the key that will sign it.
     pub fn build(
         store: &Store,
         filter: &Filter,
-        installation_key: Option<&VerifyingKey>,
+        installation_key: &VerifyingKey,
     ) -> Result<Manifest, ExportError> {
         let mut incidents = Vec::new();
         for incident in store.incidents()? {
@@ -80,7 +89,7 @@ impl Manifest {
             custos_version: env!("CARGO_PKG_VERSION").to_owned(),
             exported_at: Timestamp::now().to_string(),
             filters: filter.record(),
-            installation_key: installation_key.map(public_key_text),
+            installation_key: public_key_text(installation_key),
             incidents,
         })
     }

@@ -48,6 +48,7 @@ mod yaml;
 use std::path::Path;
 
 pub use clock::Clock;
+pub(crate) use data::History;
 pub use data::template_data;
 pub use deliver::{DeliveryReport, FIRST_RETRY, LONGEST_RETRY, backoff, deliver, flush};
 pub use error::{NotifyError, PolicyError};

@@ -84,6 +84,13 @@
 //! auditor should compare the stored public key with the installation's published key (pass it
 //! as `trusted`). A deleted seal together with the deleted closing event makes a closed incident
 //! look open and is not detectable from the file alone.
+//!
+//! A whole incident deleted (its `incidents` row, events and seal) leaves no broken chain, since
+//! each incident has its own. Incident numbers are given out in order by SQLite's
+//! `AUTOINCREMENT` and never reused, so [`Store::missing_incidents`] reports a number below
+//! the highest that has no row, and one up to the counter in `sqlite_sequence`. Deleting the
+//! newest incident together with lowering that counter cannot be detected by the chain or the
+//! file alone; only a copy made before (an export, a backup) shows it.
 
 pub mod event;
 pub mod expiry;
@@ -120,7 +127,7 @@ pub use raw::RawEvent;
 pub use record::EventRecord;
 pub use schema::Durability;
 pub use seal::Seal;
-pub use verification::{Head, Problem, ProblemKind, SealStatus, Verification};
+pub use verification::{Head, IncidentGap, Problem, ProblemKind, SealStatus, Verification};
 
 /// How long a write waits for another process to release the log before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

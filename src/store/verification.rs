@@ -32,6 +32,34 @@ impl Verification {
     }
 }
 
+/// Incidents missing from the log: numbers `first..=last` were given out and their rows are
+/// gone, incident, events and seal together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IncidentGap {
+    pub first: IncidentId,
+    pub last: IncidentId,
+}
+
+impl fmt::Display for IncidentGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(
+                f,
+                "{}: missing; the incident was deleted from the log (its incident row, events \
+                 and seal)",
+                self.first
+            )
+        } else {
+            write!(
+                f,
+                "{} to {}: missing; these incidents were deleted from the log (their incident \
+                 rows, events and seals)",
+                self.first, self.last
+            )
+        }
+    }
+}
+
 /// The end of a chain: the seq of its last event and that event's hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {

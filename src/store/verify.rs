@@ -9,13 +9,14 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use ed25519_dalek::VerifyingKey;
+use rusqlite::OptionalExtension;
 use rusqlite::Row as SqlRow;
 
 use super::chain::{CLOSED_KIND, ChainHash, ParsedBody, seal_message};
 use super::error::InStore;
 use super::event::Event;
 use super::signing::public_key_text;
-use super::verification::{Head, Problem, ProblemKind, SealStatus, Verification};
+use super::verification::{Head, IncidentGap, Problem, ProblemKind, SealStatus, Verification};
 use super::{IncidentId, Store, StoreError};
 
 impl Store {
@@ -54,6 +55,44 @@ impl Store {
             problems,
             seal,
         })
+    }
+
+    /// The incidents missing from the log. Numbers are given out in order and never reused, so a
+    /// number below the highest that has no row was deleted; so was one up to SQLite's
+    /// `AUTOINCREMENT` counter, unless whoever deleted it also lowered the counter. A deleted
+    /// newest incident with the counter lowered leaves no trace (see the module docs).
+    pub fn missing_incidents(&self) -> Result<Vec<IncidentGap>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT id FROM incidents ORDER BY id")
+            .in_store(&self.path)?;
+        let ids = statement
+            .query_map([], |row| row.get::<_, i64>(0))
+            .in_store(&self.path)?;
+
+        let mut gaps = Vec::new();
+        let mut expected: i64 = 1;
+        for id in ids {
+            let id = id.in_store(&self.path)?;
+            if id > expected {
+                push_gap(&mut gaps, expected, id - 1);
+            }
+            expected = expected.max(id.saturating_add(1));
+        }
+
+        let counter: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'incidents'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .in_store(&self.path)?;
+        if let Some(counter) = counter.filter(|counter| *counter >= expected) {
+            push_gap(&mut gaps, expected, counter);
+        }
+        Ok(gaps)
     }
 
     fn incident_row(&self, id: IncidentId) -> Result<Option<IncidentRow>, StoreError> {
@@ -625,6 +664,12 @@ fn text(row: &SqlRow<'_>, index: usize) -> rusqlite::Result<String> {
         other => String::from_utf8_lossy(other.as_bytes_or_null()?.unwrap_or_default()).into(),
     };
     Ok(text)
+}
+
+fn push_gap(gaps: &mut Vec<IncidentGap>, first: i64, last: i64) {
+    if let (Some(first), Some(last)) = (IncidentId::from_sql(first), IncidentId::from_sql(last)) {
+        gaps.push(IncidentGap { first, last });
+    }
 }
 
 fn seq_i64(seq: u64) -> i64 {

@@ -95,6 +95,20 @@ impl Mixed {
         assert_eq!(run.code, 0, "custos {args:?}: {}", run.stderr);
     }
 
+    /// The installation's signing key, beside the store: what an exporting machine signs with.
+    pub fn signing_key(&self) -> ed25519_dalek::SigningKey {
+        let text = std::fs::read_to_string(self.path("signing.key")).unwrap();
+        let digits = text.trim().strip_prefix("ed25519-secret:").unwrap();
+        let mut secret = [0; 32];
+        hex::decode_to_slice(digits, &mut secret).unwrap();
+        ed25519_dalek::SigningKey::from_bytes(&secret)
+    }
+
+    /// The installation's public key as `custos key export` prints it.
+    pub fn public_key(&self) -> String {
+        self.custos(&["key", "export"]).stdout.trim().to_owned()
+    }
+
     /// Exports with `args` into `name` and returns the file's text.
     pub fn export(&self, name: &str, args: &[&str]) -> String {
         let out = self.path(name);
@@ -133,4 +147,28 @@ pub fn ids(text: &str) -> Vec<String> {
         .iter()
         .map(|entry| entry["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Applies `change` to the manifest of an export's lines and writes line 1 anew; the signature
+/// on line 2 is left as it was.
+pub fn edit_manifest(lines: &mut [String], change: impl FnOnce(&mut serde_json::Value)) {
+    let mut line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    change(&mut line["manifest"]);
+    lines[0] = line.to_string();
+}
+
+/// Signs line 1 with `key` as custos does and writes the signature line, line 2.
+pub fn sign_manifest(lines: &mut [String], key: &ed25519_dalek::SigningKey) {
+    use ed25519_dalek::Signer;
+
+    let mut message = b"custos-export-manifest-v1:".to_vec();
+    message.extend_from_slice(lines[0].as_bytes());
+    let signature = key.sign(&message);
+    lines[1] = serde_json::json!({
+        "manifest_signature": {
+            "public_key": format!("ed25519:{}", hex::encode(key.verifying_key().as_bytes())),
+            "signature": hex::encode(signature.to_bytes()),
+        }
+    })
+    .to_string();
 }
