@@ -155,7 +155,11 @@ impl Gates for PolicyGates {
                 }
             }
         };
-        let delivery = notify::deliver(walk.store, &self.mail, now);
+        let delivery = notify::deliver(
+            walk.store,
+            &self.mail,
+            notify::Clock::drill(now, [incident]),
+        );
         let sent = delivery
             .as_ref()
             .is_ok_and(|report| report.sent.contains(&id))
