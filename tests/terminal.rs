@@ -324,3 +324,84 @@ fn notes_are_offered_after_an_action_and_a_notification() {
     );
     assert_eq!(notes_at(&store, "tell"), ["also told the CEO by phone"]);
 }
+
+/// A step that overruns its `within` after two seconds, for the escalation watch.
+const SLOW_STEP: &str = "\
+id: slow-step
+title: A step that overruns while its prompt is open
+version: 1
+severity: medium
+summary: The responder leaves the prompt open past the step's time limit.
+start: count
+nodes:
+  count:
+    kind: step
+    title: Count the cards in the safe
+    within: PT2S
+    fields:
+      cards: { prompt: How many cards are in the safe?, type: number }
+    next: done
+  done: { kind: end, title: Counted, outcome: resolved }
+";
+
+#[test]
+fn an_escalation_falls_due_and_is_sent_while_the_prompt_waits_for_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("policies"))
+        .arg(&policies)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let runbook = dir.path().join("slow-step.yaml");
+    std::fs::write(&runbook, SLOW_STEP).unwrap();
+    let store = dir.path().join("incidents.sqlite");
+
+    let mut session = drill_with(
+        runbook.to_str().unwrap(),
+        &store,
+        policies.to_str().unwrap(),
+        &[("CUSTOS_WATCH_SECONDS", "1")],
+    );
+    session
+        .exp_string("How many cards are in the safe?")
+        .unwrap();
+    // Nobody answers: the watch beside the prompt fires the overrun and sends it.
+    session.exp_string("custos: escalation: ").unwrap();
+    let fired = custos()
+        .env("CUSTOS_STORE", &store)
+        .args(["log", "INC-1", "--json"])
+        .run();
+    assert_eq!(
+        fired.stdout.matches(r#""type":"escalation_fired""#).count(),
+        1,
+        "{}",
+        fired.stdout
+    );
+    assert!(!fired.stdout.contains(r#""type":"field_recorded""#));
+
+    session
+        .exp_string("should have been done within 2 s")
+        .unwrap();
+    session.send_line("5").unwrap();
+    answer(&mut session, "When the step is done:", "");
+    session.exp_string("closed at `done`: resolved").unwrap();
+    session.exp_eof().unwrap();
+
+    let log = custos()
+        .env("CUSTOS_STORE", &store)
+        .args(["log", "INC-1", "--json"])
+        .run();
+    assert_eq!(
+        log.stdout.matches(r#""type":"escalation_fired""#).count(),
+        1,
+        "the walker's own look between moves does not fire it again: {}",
+        log.stdout
+    );
+    let delivered = std::fs::read_dir(dir.path().join("drill-mailbox/new"))
+        .unwrap()
+        .count();
+    assert_eq!(delivered, 1, "one message in the drill Maildir");
+}

@@ -17,6 +17,7 @@ use custos::approval;
 use custos::engine::answers::{Answers, Script, scripted_approval_refused};
 use custos::engine::gates::PolicyGates;
 use custos::engine::hsm_actions::HsmActions;
+use custos::engine::watch::{EscalationWatch, WATCH_INTERVAL};
 use custos::engine::{
     Clock, Ending, InitiatorProof, Responder, Start, Stop, WalkContext, WalkState, Walker,
 };
@@ -327,7 +328,20 @@ fn continue_walk(
         poll: Duration::from_millis(250),
         patience: Duration::from_secs(walk.wait),
     };
+    // A person can sit at one prompt for hours; escalations must not wait for their answer.
+    // A script moves on at once, and the walker's own look between moves serves it.
+    let watch = walk.answers.is_none().then(|| {
+        EscalationWatch::start(
+            walker.context.store.path(),
+            &globals.policies,
+            incident,
+            clock,
+            watch_interval(),
+            |line| eprintln!("\ncustos: {line}"),
+        )
+    });
     let ending = walker.walk();
+    drop(watch);
     // Dropping `actions` finalises the modules too; closing here logs what could not be closed.
     actions.close();
     let ending = ending?;
@@ -353,6 +367,16 @@ fn continue_walk(
             })
         }
     }
+}
+
+/// How often an interactive walk looks for escalations beside the prompt:
+/// `CUSTOS_WATCH_SECONDS` when set (tests shorten it), else [`WATCH_INTERVAL`].
+fn watch_interval() -> Duration {
+    std::env::var("CUSTOS_WATCH_SECONDS")
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+        .filter(|seconds| *seconds > 0)
+        .map_or(WATCH_INTERVAL, Duration::from_secs)
 }
 
 /// The terminal, or the answers file; an answers file that approves is refused outside a drill

@@ -4,7 +4,8 @@
 //! distinct, authenticated people with the required roles. Without a roster no approval can
 //! be granted, and the walk says so rather than letting anyone through. Notifications go
 //! through [`crate::notify`]: written to the outbox first, then sent; escalations that fall
-//! due are checked between moves, at most every [`TICK`] of real time.
+//! due are checked between moves, at most every [`TICK`] of real time, and by the
+//! [`super::watch::EscalationWatch`] beside an interactive prompt.
 
 use super::walk::{EngineError, Gates, WalkContext};
 use crate::approval::{self, Attempt};

@@ -14,6 +14,7 @@ pub mod report;
 pub mod responder;
 pub mod state;
 pub mod walk;
+pub mod watch;
 
 pub use clock::Clock;
 pub use responder::{ApprovalMove, Approver, Choice, Done, Responder, Stop, View, Waiting};

@@ -240,11 +240,14 @@ pub(crate) fn when(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// A duration as messages write it: `4 h 05 min`, `2 d 3 h 00 min`, `12 min`.
+/// A duration as messages write it: `4 h 05 min`, `2 d 3 h 00 min`, `12 min`, and `40 s`
+/// under a minute.
 pub(crate) fn clock(duration: SignedDuration) -> String {
-    let minutes = duration.as_secs().max(0) / 60;
+    let seconds = duration.as_secs().max(0);
+    let minutes = seconds / 60;
     let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
     match (days, hours) {
+        (0, 0) if minutes == 0 => format!("{seconds} s"),
         (0, 0) => format!("{minutes} min"),
         (0, _) => format!("{hours} h {minutes:02} min"),
         _ => format!("{days} d {hours} h {minutes:02} min"),
@@ -257,6 +260,7 @@ mod tests {
 
     #[test]
     fn durations_read_as_hours_and_minutes() {
+        assert_eq!(clock(SignedDuration::from_secs(40)), "40 s");
         assert_eq!(clock(SignedDuration::from_mins(12)), "12 min");
         assert_eq!(clock(SignedDuration::from_mins(245)), "4 h 05 min");
         assert_eq!(clock(SignedDuration::from_hours(51)), "2 d 3 h 00 min");
