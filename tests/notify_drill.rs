@@ -198,3 +198,100 @@ fn a_drill_mailbox_takes_drill_mail_without_any_server() {
         mails[0].body
     );
 }
+
+/// A critical runbook whose first step waits for someone, for a drill that stays open.
+const LONG_OUTAGE: &str = "\
+id: long-outage
+title: Both payment HSMs are down
+version: 1
+severity: critical
+summary: The cluster does not answer; the drill stays open while the clock runs.
+start: assess
+nodes:
+  assess:
+    kind: step
+    title: Assess the outage with the vendor
+    fields:
+      ticket: { prompt: Vendor ticket number }
+    next: done
+  done: { kind: end, title: Restored, outcome: resolved }
+";
+
+#[test]
+fn a_drill_run_by_the_binary_escalates_at_four_hours_and_one_day_once_each() {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(mail_dir.path());
+    let project = project(server.port, "");
+    let dir = project.path();
+    std::fs::write(dir.join("long-outage.yaml"), LONG_OUTAGE).unwrap();
+    std::fs::write(dir.join("answers.yaml"), "nodes: {}\n").unwrap();
+    let custos = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+            .current_dir(dir)
+            .args(["--policies", "policies", "--store", "incidents.sqlite"])
+            .args(args)
+            .env_remove("CUSTOS_STORE")
+            .env_remove("CUSTOS_POLICIES")
+            .output()
+            .unwrap()
+    };
+
+    // The drill opens at 08:00 and stops at its first step, which the file does not answer.
+    let opened = custos(&[
+        "drill",
+        "long-outage.yaml",
+        "--now",
+        &at(0).to_string(),
+        "--as",
+        "facilitator",
+        "--answers",
+        "answers.yaml",
+    ]);
+    let stderr = String::from_utf8_lossy(&opened.stderr);
+    assert!(stderr.contains("INC-1 stopped at `assess`"), "{stderr}");
+
+    // Cron runs `custos escalate` with the drill clock at these minutes after opening.
+    let rounds: &[(i64, &[&str])] = &[
+        (239, &[]),
+        (241, &["board-after-4-hours"]),
+        (242, &[]),
+        (1439, &[]),
+        (1441, &["board-after-1-day"]),
+        (1500, &[]),
+    ];
+    let store = Store::open(&dir.join("incidents.sqlite")).unwrap();
+    let incident = "INC-1".parse().unwrap();
+    let mut expected = Vec::new();
+    for (minutes, board) in rounds {
+        let run = custos(&["escalate", "--now", &at(*minutes).to_string()]);
+        assert!(run.status.success(), "at +{minutes} min: {run:?}");
+        expected.extend(board.iter().map(|rule| ((*rule).to_owned(), at(*minutes))));
+
+        let fired: Vec<(String, jiff::Timestamp)> = store
+            .events(&incident)
+            .unwrap()
+            .into_iter()
+            .filter_map(|record| match record.event {
+                Event::EscalationFired { rule, .. } if rule.starts_with("board-") => {
+                    Some((rule, record.at))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fired, expected, "at +{minutes} min");
+    }
+
+    let board: Vec<String> = mails(mail_dir.path())
+        .iter()
+        .filter_map(|mail| mail.header("Subject").map(str::to_owned))
+        .filter(|subject| subject.contains("Board notice"))
+        .collect();
+    assert_eq!(
+        board,
+        [
+            // Opened a few milliseconds after 08:00 on the drill clock: 4 h 00 min 59 s.
+            "[DRILL] Board notice: critical incident open for 4 h 00 min (INC-1)",
+            "[DRILL] Board notice: critical incident still open after a day (INC-1)",
+        ]
+    );
+}
