@@ -1,76 +1,65 @@
 //! From the raw file to the typed model, collecting every problem of every field on the way.
 //!
 //! Each check that fails adds a [`Diagnostic`] and the build goes on with a placeholder, so a
-//! runbook with ten mistakes reports ten. Graph properties are left to [`super::check`], which
-//! only runs when the build produced no diagnostics.
+//! runbook with ten mistakes reports ten, and the graph checks of [`super::check`] still run on
+//! what could be built. A placeholder never invents a path: an edge that is missing or not a
+//! node id gets an empty target (a broken edge, which the graph treats as leading somewhere
+//! unknown), and a node whose kind is unknown is listed in [`Built::unknown_kinds`].
 
-use super::diagnostic::{Diagnostic, suggestion};
+use super::diagnostic::{Diagnostic, did_you_mean, suggestion};
 use super::model::{
     Action, Edge, EdgeLabel, Header, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome,
     Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
 };
-use super::raw::{At, Entries, RawInput, RawNode, RawRequire, RawRunbook};
+use super::raw::{
+    At, Entries, INPUT_FIELDS, List, Loose, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS,
+    RawInput, RawNode, RawRequire, RawRunbook,
+};
 use jiff::{SignedDuration, Span, SpanRelativeTo};
 
-/// The position of a value read from the file.
-pub fn pos<T>(value: &At<T>) -> Pos {
-    value.at
+/// What the build made of a file: the model, with placeholders where the file is wrong, and
+/// everything wrong with it.
+pub struct Built {
+    pub runbook: Runbook,
+    pub problems: Vec<Diagnostic>,
+    /// Positions of nodes whose kind could not be read: where they lead is unknown.
+    pub unknown_kinds: Vec<usize>,
 }
 
-/// Turns a raw runbook into the model, or the list of everything wrong with it.
-pub fn build(raw: &RawRunbook, file_stem: Option<&str>) -> Result<Runbook, Vec<Diagnostic>> {
+/// Turns a raw runbook into the model and the list of everything wrong with it.
+pub fn build(raw: &RawRunbook, file_stem: Option<&str>) -> Built {
     let mut builder = Builder::default();
+    builder.unknown(&raw.unknown, RUNBOOK_FIELDS, "the runbook");
+
     let header = builder.header(raw, file_stem);
-    let inputs = builder.inputs(&raw.inputs, "input", false);
-    let start = raw
-        .start
-        .as_ref()
-        .map(|start| edge(EdgeLabel::Start, start));
-    if start.is_none() {
-        builder.missing(
-            None,
-            "the runbook has no `start`: name the node the walk begins at",
-        );
-    }
+    let inputs = match &raw.inputs {
+        Some(entries) => builder.inputs(entries, None),
+        None => Vec::new(),
+    };
+    let start = builder.start(raw);
+    let nodes = builder.nodes(raw);
 
-    let mut nodes = Vec::new();
-    match &raw.nodes {
-        None => builder.missing(None, "the runbook has no `nodes`"),
-        Some(entries) if entries.value.0.is_empty() => {
-            builder.error(
-                pos(entries),
-                "`nodes` is empty: a runbook needs at least one node",
-            );
-        }
-        Some(entries) => {
-            nodes = entries
-                .value
-                .0
-                .iter()
-                .map(|(id, node)| builder.node(id, node))
-                .collect();
-        }
-    }
-
-    match (builder.problems.is_empty(), start) {
-        (true, Some(start)) => Ok(Runbook::new(header, inputs, start, nodes)),
-        _ => Err(builder.problems),
+    let Builder {
+        problems,
+        unknown_kinds,
+        ..
+    } = builder;
+    Built {
+        runbook: Runbook::new(header, inputs, start, nodes),
+        problems,
+        unknown_kinds,
     }
 }
 
-fn edge(label: EdgeLabel, target: &At<String>) -> Edge {
-    Edge {
-        label,
-        target: NodeId(target.value.clone()),
-        at: pos(target),
-    }
-}
+/// Line 1, column 1: where a problem of the whole file is shown.
+const FIRST: Pos = Pos {
+    line: 1,
+    column: 1,
+    width: 1,
+};
 
-fn named(spanned: &At<String>) -> Named {
-    Named {
-        name: spanned.value.clone(),
-        at: pos(spanned),
-    }
+fn named(name: String, at: Pos) -> Named {
+    Named { name, at }
 }
 
 /// Whether `name` is lowercase letters, digits and `separator`, starting with a letter.
@@ -95,9 +84,22 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     }
 }
 
+/// `"node `a`: "`, or nothing for the top of the file.
+fn prefix(owner: &str) -> String {
+    if owner.is_empty() {
+        String::new()
+    } else {
+        format!("{owner}: ")
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     problems: Vec<Diagnostic>,
+    unknown_kinds: Vec<usize>,
+    /// The fields the unknown keys of the mapping being built were likely meant to be: a
+    /// missing field that one of them misspells is not reported twice.
+    typos: Vec<&'static str>,
 }
 
 impl Builder {
@@ -105,62 +107,179 @@ impl Builder {
         self.problems.push(Diagnostic::at(at, message));
     }
 
-    fn missing(&mut self, at: Option<Pos>, message: impl Into<String>) {
-        self.problems.push(Diagnostic::new(
-            at.or(Some(Pos {
-                line: 1,
-                column: 1,
-                width: 1,
-            })),
-            message,
-        ));
+    /// A required field is missing, unless an unknown key right there misspells it.
+    fn missing(&mut self, at: Pos, field: &str, message: impl Into<String>) {
+        if !self.typos.contains(&field) {
+            self.error(at, message);
+        }
+    }
+
+    /// Reports the keys the format does not know, and remembers what they likely meant (until
+    /// the next call: a nested mapping saves and restores the typos of its owner).
+    fn unknown(&mut self, keys: &[At<String>], known: &'static [&'static str], owner: &str) {
+        self.typos.clear();
+        for key in keys {
+            let meant = did_you_mean(&key.value, known.iter().copied());
+            let hint = meant.map_or_else(String::new, |meant| format!(" (did you mean `{meant}`?)"));
+            self.typos.extend(meant);
+            self.problems.push(
+                Diagnostic::at(key.at, format!("unknown field `{}` in {owner}{hint}", key.value))
+                    .with_hint(format!("the fields here are {}", known.join(", "))),
+            );
+        }
+    }
+
+    /// A mapping of the format that turned out to be something else.
+    fn not_a_mapping(&mut self, at: Pos, what: &str, found: &Loose, example: &str) {
+        self.error(
+            at,
+            format!("{what} must be a mapping ({example}), not {}", found.describe()),
+        );
+    }
+
+    /// Text, from any scalar; `None` (reported) for a list, a mapping or nothing.
+    fn text(&mut self, owner: &str, field: &str, value: &At<Loose>) -> Option<String> {
+        match &value.value {
+            Loose::Text(text) | Loose::Number(text) => Some(text.clone()),
+            Loose::Bool(flag) => Some(flag.to_string()),
+            other => {
+                let found = other.describe();
+                self.error(
+                    value.at,
+                    format!("{}`{field}` must be text, not {found}", prefix(owner)),
+                );
+                None
+            }
+        }
+    }
+
+    /// A whole number from `least`; `None` (reported) for anything else.
+    fn number(&mut self, owner: &str, field: &str, value: &At<Loose>, least: u32) -> Option<u32> {
+        let parsed = match &value.value {
+            Loose::Number(text) => text.parse::<u32>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(number) if number >= least => Some(number),
+            _ => {
+                let found = value.value.describe();
+                let from = if least > 0 {
+                    format!(" from {least}")
+                } else {
+                    String::new()
+                };
+                self.error(
+                    value.at,
+                    format!(
+                        "{}`{field}` must be a whole number{from}, not {found}",
+                        prefix(owner)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `true` or `false`; `None` (reported) for anything else.
+    fn flag(&mut self, owner: &str, field: &str, value: &At<Loose>) -> Option<bool> {
+        if let Loose::Bool(flag) = value.value {
+            return Some(flag);
+        }
+        let found = value.value.describe();
+        self.error(
+            value.at,
+            format!("{}`{field}` must be `true` or `false`, not {found}", prefix(owner)),
+        );
+        None
+    }
+
+    /// The items of a list of text, reporting a value that is not a list or an item that is
+    /// not text.
+    fn texts(&mut self, owner: &str, field: &str, list: &At<List<At<Loose>>>) -> Vec<Named> {
+        if let Some(found) = &list.value.found {
+            let found = found.describe();
+            self.error(
+                list.at,
+                format!("{}`{field}` must be a list, like `[a, b]`, not {found}", prefix(owner)),
+            );
+            return Vec::new();
+        }
+        let mut texts = Vec::with_capacity(list.value.items.len());
+        for item in &list.value.items {
+            match &item.value {
+                Loose::Text(text) | Loose::Number(text) => texts.push(named(text.clone(), item.at)),
+                other => {
+                    let found = other.describe();
+                    self.error(
+                        item.at,
+                        format!("{}each of `{field}` must be text, not {found}", prefix(owner)),
+                    );
+                }
+            }
+        }
+        texts
     }
 
     fn header(&mut self, raw: &RawRunbook, file_stem: Option<&str>) -> Header {
-        let id = self.required_text(raw.id.as_ref(), None, "the runbook has no `id`");
-        if let Some(spanned) = &raw.id {
+        let id = self.required_text(raw.id.as_ref(), "", "id", FIRST, "the runbook has no `id`");
+        let id_at = raw.id.as_ref().map(|value| value.at);
+        if let Some(at) = id_at.filter(|_| !id.is_empty()) {
             if !is_identifier(&id, '-') {
                 self.error(
-                    pos(spanned),
+                    at,
                     format!(
                         "runbook id `{id}` must be lowercase words joined by `-`, like `card-lost`"
                     ),
                 );
             } else if let Some(stem) = file_stem.filter(|stem| *stem != id) {
                 self.error(
-                    pos(spanned),
+                    at,
                     format!("runbook id `{id}` does not match its file name `{stem}.yaml`"),
                 );
             }
         }
 
-        let title = self.required_text(raw.title.as_ref(), None, "the runbook has no `title`");
-        let summary =
-            self.required_text(raw.summary.as_ref(), None, "the runbook has no `summary`");
+        let title = self.required_text(
+            raw.title.as_ref(),
+            "",
+            "title",
+            FIRST,
+            "the runbook has no `title`",
+        );
+        let summary = self.required_text(
+            raw.summary.as_ref(),
+            "",
+            "summary",
+            FIRST,
+            "the runbook has no `summary`",
+        );
         let version = match &raw.version {
             None => {
                 self.missing(
-                    None,
+                    FIRST,
+                    "version",
                     "the runbook has no `version`: start at 1, raise it on each change",
                 );
                 1
             }
-            Some(version) if version.value == 0 => {
-                self.error(pos(version), "`version` must be 1 or more");
-                1
-            }
-            Some(version) => version.value,
+            Some(version) => self.number("", "version", version, 1).unwrap_or(1),
         };
         let severity = match &raw.severity {
             None => {
                 self.missing(
-                    None,
+                    FIRST,
+                    "severity",
                     "the runbook has no `severity` (low, medium, high or critical)",
                 );
                 Severity::Low
             }
-            Some(word) => self.word(word, "severity").unwrap_or(Severity::Low),
+            Some(word) => self.word("", word, "severity").unwrap_or(Severity::Low),
         };
+        let ceremony = raw
+            .ceremony
+            .as_ref()
+            .and_then(|flag| self.flag("", "ceremony", flag))
+            .unwrap_or(false);
 
         Header {
             id,
@@ -168,78 +287,163 @@ impl Builder {
             version,
             severity,
             summary,
-            ceremony: raw.ceremony,
+            ceremony,
         }
     }
 
     fn required_text(
         &mut self,
-        text: Option<&At<String>>,
-        at: Option<Pos>,
+        value: Option<&At<Loose>>,
+        owner: &str,
+        field: &str,
+        at: Pos,
         message: &str,
     ) -> String {
-        match text {
-            Some(text) if !text.value.trim().is_empty() => text.value.clone(),
-            Some(text) => {
-                self.error(pos(text), message.replace("has no", "has an empty"));
+        let Some(value) = value else {
+            self.missing(at, field, message);
+            return String::new();
+        };
+        match self.text(owner, field, value) {
+            Some(text) if text.trim().is_empty() => {
+                self.error(value.at, message.replace("has no", "has an empty"));
                 String::new()
             }
-            None => {
-                self.missing(at, message);
-                String::new()
-            }
+            Some(text) => text,
+            None => String::new(),
         }
     }
 
     /// A word of a closed set, with a suggestion when it is misspelt.
-    fn word<W: Word + PartialEq>(&mut self, word: &At<String>, what: &str) -> Option<W> {
-        let parsed = W::parse(&word.value);
+    fn word<W: Word + PartialEq>(&mut self, owner: &str, value: &At<Loose>, what: &str) -> Option<W> {
+        let text = self.text(owner, what, value)?;
+        let parsed = W::parse(&text);
         if parsed.is_none() {
             let names = W::ALL.iter().map(|(name, _)| *name);
-            let hint = suggestion(&word.value, names.clone());
+            let hint = suggestion(&text, names.clone());
             let all: Vec<_> = names.collect();
             let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
                 "an"
             } else {
                 "a"
             };
+            let message = match owner {
+                "" => format!("unknown {what} `{text}`{hint}"),
+                owner => format!("{owner} has unknown {what} `{text}`{hint}"),
+            };
             self.problems.push(
-                Diagnostic::at(pos(word), format!("unknown {what} `{}`{hint}", word.value))
+                Diagnostic::at(value.at, message)
                     .with_hint(format!("{article} {what} is one of {}", all.join(", "))),
             );
         }
         parsed
     }
 
-    fn inputs(&mut self, entries: &Entries<RawInput>, what: &str, allow_kcv: bool) -> Vec<Input> {
-        let mut inputs = Vec::with_capacity(entries.0.len());
-        for (name, raw) in &entries.0 {
+    fn start(&mut self, raw: &RawRunbook) -> Edge {
+        let broken = Edge {
+            label: EdgeLabel::Start,
+            target: NodeId(String::new()),
+            at: FIRST,
+        };
+        match &raw.start {
+            None => {
+                self.missing(
+                    FIRST,
+                    "start",
+                    "the runbook has no `start`: name the node the walk begins at",
+                );
+                broken
+            }
+            Some(start) => self.edge("", "start", EdgeLabel::Start, start),
+        }
+    }
+
+    fn nodes(&mut self, raw: &RawRunbook) -> Vec<Node> {
+        let Some(entries) = &raw.nodes else {
+            self.missing(FIRST, "nodes", "the runbook has no `nodes`");
+            return Vec::new();
+        };
+        if let Some(found) = &entries.value.found {
+            self.not_a_mapping(entries.at, "`nodes`", found, "node id: node");
+            return Vec::new();
+        }
+        if entries.value.entries.is_empty() {
+            self.error(
+                entries.at,
+                "`nodes` is empty: a runbook needs at least one node",
+            );
+        }
+        let mut nodes = Vec::with_capacity(entries.value.entries.len());
+        for (id, node) in &entries.value.entries {
+            let built = self.node(id, &node.value, nodes.len());
+            nodes.push(built);
+        }
+        nodes
+    }
+
+    fn inputs(&mut self, entries: &At<Entries<RawInput>>, node: Option<&NodeId>) -> Vec<Input> {
+        if let Some(found) = &entries.value.found {
+            let what = match node {
+                Some(node) => format!("node `{node}`: `fields`"),
+                None => "`inputs`".to_owned(),
+            };
+            self.not_a_mapping(entries.at, &what, found, "name: { prompt: ..., type: ... }");
+            return Vec::new();
+        }
+
+        let saved = std::mem::take(&mut self.typos);
+        let mut inputs = Vec::with_capacity(entries.value.entries.len());
+        for (name, raw) in &entries.value.entries {
+            let owner = match node {
+                Some(node) => format!("field `{}` of node `{node}`", name.value),
+                None => format!("input `{}`", name.value),
+            };
             if !is_identifier(&name.value, '_') {
+                let what = if node.is_some() { "field" } else { "input" };
+                let whose = node.map_or_else(String::new, |node| format!(" of node `{node}`"));
                 self.error(
-                    pos(name),
+                    name.at,
                     format!(
-                        "{what} name `{}` must be lowercase words joined by `_`",
+                        "{what} name `{}`{whose} must be lowercase words joined by `_`",
                         name.value
                     ),
                 );
             }
-            let missing = format!("{what} `{}` has no `prompt`", name.value);
-            let prompt = self.required_text(raw.prompt.as_ref(), Some(pos(name)), &missing);
-            let kind = self.input_kind(&name.value, raw, allow_kcv, pos(name));
-            let required = raw.required.unwrap_or(true);
-            inputs.push(Input {
-                name: name.value.clone(),
-                prompt,
-                kind,
-                required,
-            });
+            inputs.push(self.input(&name.value, name.at, raw, &owner, node.is_some()));
         }
+        self.typos = saved;
         inputs
     }
 
-    fn input_kind(&mut self, name: &str, raw: &RawInput, allow_kcv: bool, at: Pos) -> InputKind {
-        let word = raw.kind.as_ref().map_or("text", |kind| kind.value.as_str());
-        let kind = match word {
+    fn input(&mut self, name: &str, at: Pos, raw: &RawInput, owner: &str, is_field: bool) -> Input {
+        let mut input = Input {
+            name: name.to_owned(),
+            prompt: String::new(),
+            kind: InputKind::Text,
+            required: true,
+        };
+        if let Some(found) = &raw.found {
+            self.not_a_mapping(at, owner, found, "`prompt: ...`, `type: ...`");
+            return input;
+        }
+        self.unknown(&raw.unknown, INPUT_FIELDS, owner);
+
+        let missing = format!("{owner} has no `prompt`");
+        input.prompt = self.required_text(raw.prompt.as_ref(), owner, "prompt", at, &missing);
+        input.kind = self.input_kind(raw, owner, is_field, at);
+        input.required = raw
+            .required
+            .as_ref()
+            .and_then(|required| self.flag(owner, "required", required))
+            .unwrap_or(true);
+        input
+    }
+
+    fn input_kind(&mut self, raw: &RawInput, owner: &str, allow_kcv: bool, at: Pos) -> InputKind {
+        let word = match &raw.kind {
+            Some(kind) => self.text(owner, "type", kind).unwrap_or_else(|| "text".to_owned()),
+            None => "text".to_owned(),
+        };
+        let kind = match word.as_str() {
             "text" => InputKind::Text,
             "number" => InputKind::Number,
             "boolean" => InputKind::Boolean,
@@ -252,161 +456,187 @@ impl Builder {
                     known.push("kcv");
                 }
                 let hint = suggestion(other, known.iter().copied());
-                let at = raw.kind.as_ref().map_or(at, pos);
+                let at = raw.kind.as_ref().map_or(at, |kind| kind.at);
                 self.problems.push(
-                    Diagnostic::at(at, format!("`{name}` has unknown type `{other}`{hint}"))
+                    Diagnostic::at(at, format!("{owner} has unknown type `{other}`{hint}"))
                         .with_hint(format!("a type is one of {}", known.join(", "))),
                 );
                 InputKind::Text
             }
         };
 
-        match (kind, &raw.choices) {
-            (InputKind::Choice(_), Some(choices)) if choices.value.len() >= 2 => {
-                InputKind::Choice(choices.value.clone())
+        let choices = raw.choices.as_ref().map(|choices| {
+            let shaped = choices.value.found.is_none();
+            (choices.at, shaped, self.texts(owner, "choices", choices))
+        });
+        match (kind, choices) {
+            (_, Some((_, false, _))) => InputKind::Text,
+            (InputKind::Choice(_), Some((_, _, choices))) if choices.len() >= 2 => {
+                InputKind::Choice(choices.into_iter().map(|choice| choice.name).collect())
             }
-            (InputKind::Choice(_), Some(choices)) => {
-                self.error(
-                    pos(choices),
-                    format!("`{name}` needs at least two `choices`"),
-                );
+            (InputKind::Choice(_), Some((at, _, _))) => {
+                self.error(at, format!("{owner} needs at least two `choices`"));
                 InputKind::Text
             }
             (InputKind::Choice(_), None) => {
-                self.error(at, format!("`{name}` is a `choice` but lists no `choices`"));
+                self.error(at, format!("{owner} is a `choice` but lists no `choices`"));
                 InputKind::Text
             }
-            (_, Some(choices)) => {
-                self.error(
-                    pos(choices),
-                    format!("`{name}` has `choices` but is not of type `choice`"),
-                );
+            (_, Some((at, _, _))) => {
+                self.error(at, format!("{owner} has `choices` but is not of type `choice`"));
                 InputKind::Text
             }
             (kind, None) => kind,
         }
     }
 
-    fn node(&mut self, id: &At<String>, raw: &RawNode) -> Node {
-        let at = pos(id);
+    fn node(&mut self, id: &At<String>, raw: &RawNode, position: usize) -> Node {
+        let at = id.at;
+        let node_id = NodeId(id.value.clone());
         if !is_identifier(&id.value, '_') {
             self.error(
                 at,
-                format!(
-                    "node id `{}` must be lowercase words joined by `_`",
-                    id.value
-                ),
+                format!("node id `{node_id}` must be lowercase words joined by `_`"),
             );
         }
-        let node_id = NodeId(id.value.clone());
-        let title = self.required_text(
+        let owner = format!("node `{node_id}`");
+        let mut node = Node {
+            id: node_id.clone(),
+            at,
+            title: String::new(),
+            phase: None,
+            guidance: None,
+            within: None,
+            max_visits: None,
+            on_exhausted: None,
+            kind: NodeKind::End {
+                outcome: Outcome::Aborted,
+            },
+        };
+        if let Some(found) = &raw.found {
+            self.not_a_mapping(at, &owner, found, "`kind: ...`, `title: ...`");
+            self.unknown_kinds.push(position);
+            return node;
+        }
+        self.unknown(&raw.unknown, NODE_FIELDS, &owner);
+
+        node.title = self.required_text(
             raw.title.as_deref(),
-            Some(at),
+            &owner,
+            "title",
+            at,
             &format!("node `{node_id}` has no `title`"),
         );
-        let phase = raw
+        node.phase = raw
             .phase
-            .as_ref()
-            .and_then(|phase| self.word::<Phase>(phase, "phase"));
-        let guidance = raw.guidance.as_deref().map(|text| Template {
-            text: text.value.clone(),
-            at: pos(text),
+            .as_deref()
+            .and_then(|phase| self.word::<Phase>(&owner, phase, "phase"));
+        node.guidance = raw.guidance.as_deref().and_then(|text| {
+            let guidance = self.text(&owner, "guidance", text)?;
+            Some(Template {
+                text: guidance,
+                at: text.at,
+            })
         });
-        let within = raw
+        node.within = raw
             .within
-            .as_ref()
-            .and_then(|within| self.duration(&node_id, "within", within));
-        let (max_visits, on_exhausted) = self.bound(&node_id, raw);
-        let kind = self.kind(&node_id, at, raw);
-
-        Node {
-            id: node_id,
-            at,
-            title,
-            phase,
-            guidance,
-            within,
-            max_visits,
-            on_exhausted,
-            kind,
+            .as_deref()
+            .and_then(|within| self.duration(&owner, "within", within));
+        (node.max_visits, node.on_exhausted) = self.bound(&owner, at, raw);
+        match self.kind(&node_id, at, raw) {
+            Some(kind) => node.kind = kind,
+            None => self.unknown_kinds.push(position),
         }
+        node
     }
 
-    fn duration(
-        &mut self,
-        node: &NodeId,
-        field: &str,
-        text: &At<String>,
-    ) -> Option<SignedDuration> {
-        match parse_duration(&text.value) {
+    fn duration(&mut self, owner: &str, field: &str, value: &At<Loose>) -> Option<SignedDuration> {
+        let text = self.text(owner, field, value)?;
+        match parse_duration(&text) {
             Ok(duration) => Some(duration),
             Err(reason) => {
                 self.problems.push(
-                    Diagnostic::at(
-                        pos(text),
-                        format!("node `{node}`: `{field}: {}`: {reason}", text.value),
-                    )
-                    .with_hint("write an ISO 8601 duration, like `PT30M`, `PT4H` or `P1D`"),
+                    Diagnostic::at(value.at, format!("{owner}: `{field}: {text}`: {reason}"))
+                        .with_hint("write an ISO 8601 duration, like `PT30M`, `PT4H` or `P1D`"),
                 );
                 None
             }
         }
     }
 
-    fn bound(&mut self, node: &NodeId, raw: &RawNode) -> (Option<u32>, Option<Edge>) {
-        match (&raw.max_visits, &raw.on_exhausted) {
-            (Some(max), Some(target)) if max.value >= 1 => {
-                (Some(max.value), Some(edge(EdgeLabel::Exhausted, target)))
-            }
-            (Some(max), Some(_)) => {
-                self.error(
-                    pos(max),
-                    format!("node `{node}`: `max_visits` must be 1 or more"),
-                );
-                (None, None)
+    /// `max_visits` and `on_exhausted`. When only one of them is there the node still counts as
+    /// bounded (with a broken edge, or a placeholder count), so no loop is reported as
+    /// unbounded for what is one mistake.
+    fn bound(&mut self, owner: &str, at: Pos, raw: &RawNode) -> (Option<u32>, Option<Edge>) {
+        let label = EdgeLabel::Exhausted;
+        match (raw.max_visits.as_deref(), raw.on_exhausted.as_deref()) {
+            (Some(max), Some(target)) => {
+                let max = self.number(owner, "max_visits", max, 1).unwrap_or(1);
+                (Some(max), Some(self.edge(owner, "on_exhausted", label, target)))
             }
             (Some(max), None) => {
-                self.error(
-                    pos(max),
-                    format!(
-                        "node `{node}` has `max_visits` but no `on_exhausted` node to go to after"
-                    ),
+                self.missing(
+                    max.at,
+                    "on_exhausted",
+                    format!("{owner} has `max_visits` but no `on_exhausted` node to go to after"),
                 );
-                (None, None)
+                (Some(1), Some(broken(label, at)))
             }
             (None, Some(target)) => {
-                self.error(
-                    pos(target),
-                    format!("node `{node}` has `on_exhausted` but no `max_visits`"),
+                self.missing(
+                    target.at,
+                    "max_visits",
+                    format!("{owner} has `on_exhausted` but no `max_visits`"),
                 );
-                (None, None)
+                (Some(1), Some(self.edge(owner, "on_exhausted", label, target)))
             }
             (None, None) => (None, None),
         }
     }
 
-    fn kind(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let placeholder = NodeKind::End {
-            outcome: Outcome::Aborted,
-        };
+    /// An edge to the node `target` names; a broken one if it names none.
+    fn edge(&mut self, owner: &str, field: &str, label: EdgeLabel, target: &At<Loose>) -> Edge {
+        match &target.value {
+            Loose::Text(text) | Loose::Number(text) if !text.is_empty() => Edge {
+                label,
+                target: NodeId(text.clone()),
+                at: target.at,
+            },
+            Loose::Bool(flag) => Edge {
+                label,
+                target: NodeId(flag.to_string()),
+                at: target.at,
+            },
+            other => {
+                let found = other.describe();
+                self.error(
+                    target.at,
+                    format!("{}`{field}` must name a node, not {found}", prefix(owner)),
+                );
+                broken(label, target.at)
+            }
+        }
+    }
+
+    /// The kind and its fields, or `None` when the kind is missing or unknown.
+    fn kind(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> Option<NodeKind> {
+        let owner = format!("node `{node}`");
         let Some(kind) = &raw.kind else {
-            self.error(
+            self.missing(
                 at,
+                "kind",
                 format!("node `{node}` has no `kind` ({})", KINDS.join(", ")),
             );
-            return placeholder;
+            return None;
         };
-        let Some(&(name, allowed)) = FIELDS_BY_KIND.iter().find(|(name, _)| *name == kind.value)
-        else {
-            let hint = suggestion(&kind.value, KINDS.iter().copied());
+        let word = self.text(&owner, "kind", kind)?;
+        let Some(&(name, allowed)) = FIELDS_BY_KIND.iter().find(|(name, _)| *name == word) else {
+            let hint = suggestion(&word, KINDS.iter().copied());
             self.problems.push(
-                Diagnostic::at(
-                    pos(kind),
-                    format!("node `{node}` has unknown kind `{}`{hint}", kind.value),
-                )
-                .with_hint(format!("a kind is one of {}", KINDS.join(", "))),
+                Diagnostic::at(kind.at, format!("node `{node}` has unknown kind `{word}`{hint}"))
+                    .with_hint(format!("a kind is one of {}", KINDS.join(", "))),
             );
-            return placeholder;
+            return None;
         };
 
         for (field, field_at) in present_fields(raw) {
@@ -423,43 +653,41 @@ impl Builder {
             }
         }
 
-        match name {
+        Some(match name {
             "step" => self.step(node, at, raw),
             "decision" => self.decision(node, at, raw),
             "action" => self.action(node, at, raw),
             "approval" => self.approval(node, at, raw),
             "notify" => self.notify(node, at, raw),
             _ => self.end(node, at, raw),
-        }
+        })
     }
 
+    /// The edge a required field names; a broken one, reported, when it is missing.
     fn link(
         &mut self,
         node: &NodeId,
         at: Pos,
-        field: &str,
-        target: Option<&At<String>>,
+        field: &'static str,
+        target: Option<&At<Loose>>,
         label: EdgeLabel,
     ) -> Edge {
         match target {
-            Some(target) => edge(label, target),
+            Some(target) => self.edge(&format!("node `{node}`"), field, label, target),
             None => {
-                self.error(
+                self.missing(
                     at,
+                    field,
                     format!("node `{node}` has no `{field}`: name the node that comes after it"),
                 );
-                Edge {
-                    label,
-                    target: node.clone(),
-                    at,
-                }
+                broken(label, at)
             }
         }
     }
 
     fn step(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let fields = match &raw.fields {
-            Some(fields) => self.inputs(&fields.value, "field", true),
+        let fields = match raw.fields.as_deref() {
+            Some(fields) => self.inputs(fields, Some(node)),
             None => Vec::new(),
         };
         let next = self.link(node, at, "next", raw.next.as_deref(), EdgeLabel::Next);
@@ -467,47 +695,58 @@ impl Builder {
     }
 
     fn decision(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let options: Vec<Edge> = raw.options.as_deref().map_or_else(Vec::new, |options| {
-            let edges = options.value.0.iter();
-            edges
-                .map(|(label, target)| edge(EdgeLabel::Option(label.value.clone()), target))
-                .collect()
-        });
-        if options.len() < 2 {
-            let at = raw.options.as_deref().map_or(at, pos);
-            let count = options.len();
-            self.error(
+        let owner = format!("node `{node}`");
+        let Some(options) = raw.options.as_deref() else {
+            self.missing(
                 at,
+                "options",
+                format!("decision `{node}` has no `options`; a decision needs at least two"),
+            );
+            return NodeKind::Decision {
+                options: vec![broken(EdgeLabel::Option(String::new()), at)],
+            };
+        };
+        if let Some(found) = &options.value.found {
+            let what = format!("{owner}: `options`");
+            self.not_a_mapping(options.at, &what, found, "`label: node`, one per option");
+            return NodeKind::Decision {
+                options: vec![broken(EdgeLabel::Option(String::new()), options.at)],
+            };
+        }
+
+        let mut edges = Vec::with_capacity(options.value.entries.len());
+        for (label, target) in &options.value.entries {
+            let field = format!("option `{}`", label.value);
+            let label = EdgeLabel::Option(label.value.clone());
+            edges.push(self.edge(&owner, &field, label, target));
+        }
+        if edges.len() < 2 {
+            let count = edges.len();
+            self.error(
+                options.at,
                 format!("decision `{node}` has {count} option(s); a decision needs at least two"),
             );
         }
-        NodeKind::Decision { options }
+        NodeKind::Decision { options: edges }
     }
 
     fn action(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let run = match &raw.run {
-            Some(run) => named(run),
+        let owner = format!("node `{node}`");
+        let run = match raw.run.as_deref() {
+            Some(run) => named(self.text(&owner, "run", run).unwrap_or_default(), run.at),
             None => {
-                self.error(
+                self.missing(
                     at,
+                    "run",
                     format!("action `{node}` has no `run`: name the action from the catalog"),
                 );
-                Named {
-                    name: String::new(),
-                    at,
-                }
+                named(String::new(), at)
             }
         };
-        let params = raw.params.as_deref().map_or_else(Vec::new, |params| {
-            let entries = params.value.0.iter();
-            entries
-                .map(|(name, value)| Param {
-                    name: name.value.clone(),
-                    at: pos(name),
-                    value: value.value.clone(),
-                })
-                .collect()
-        });
+        let params = raw
+            .params
+            .as_deref()
+            .map_or_else(Vec::new, |params| self.params(&owner, params));
         let on_success = self.link(
             node,
             at,
@@ -524,8 +763,8 @@ impl Builder {
         );
         let timeout = raw
             .timeout
-            .as_ref()
-            .and_then(|timeout| self.duration(node, "timeout", timeout));
+            .as_deref()
+            .and_then(|timeout| self.duration(&owner, "timeout", timeout));
         NodeKind::Action(Action {
             run,
             params,
@@ -535,12 +774,29 @@ impl Builder {
         })
     }
 
+    fn params(&mut self, owner: &str, params: &At<Entries<At<serde_json::Value>>>) -> Vec<Param> {
+        if let Some(found) = &params.value.found {
+            let what = format!("{owner}: `with`");
+            self.not_a_mapping(params.at, &what, found, "`name: value`, one per parameter");
+            return Vec::new();
+        }
+        let entries = params.value.entries.iter();
+        entries
+            .map(|(name, value)| Param {
+                name: name.value.clone(),
+                at: name.at,
+                value: value.value.clone(),
+            })
+            .collect()
+    }
+
     fn approval(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let require = match &raw.require {
+        let require = match raw.require.as_deref() {
             Some(require) => self.requirement(node, require),
             None => {
-                self.error(
+                self.missing(
                     at,
+                    "require",
                     format!("approval `{node}` has no `require`: say which roles, how many"),
                 );
                 Requirement {
@@ -556,44 +812,66 @@ impl Builder {
 
     fn requirement(&mut self, node: &NodeId, require: &At<RawRequire>) -> Requirement {
         let raw = &require.value;
-        let roles: Vec<Named> = raw
-            .roles
-            .as_ref()
-            .map_or_else(Vec::new, |roles| roles.value.iter().map(named).collect());
-        if roles.is_empty() {
-            let at = raw.roles.as_ref().map_or_else(|| pos(require), pos);
+        let owner = format!("node `{node}`, `require`");
+        let mut requirement = Requirement {
+            roles: Vec::new(),
+            count: 2,
+            exclude_initiator: false,
+        };
+        if let Some(found) = &raw.found {
+            let what = format!("node `{node}`: `require`");
+            self.not_a_mapping(require.at, &what, found, "`roles: [...]`, `count: 2`");
+            return requirement;
+        }
+        let saved = std::mem::take(&mut self.typos);
+        self.unknown(&raw.unknown, REQUIRE_FIELDS, &format!("`require` of node `{node}`"));
+
+        requirement.roles = match &raw.roles {
+            Some(roles) => self.texts(&owner, "roles", roles),
+            None => Vec::new(),
+        };
+        if requirement.roles.is_empty() && raw.roles.as_ref().is_none_or(|r| r.value.found.is_none())
+        {
+            let at = raw.roles.as_ref().map_or(require.at, |roles| roles.at);
             self.error(at, format!("approval `{node}` names no roles"));
         }
-        let count = raw.count.as_ref().map_or(2, |count| count.value);
-        if let Some(spanned) = raw.count.as_ref().filter(|count| count.value < 2) {
-            self.error(
-                pos(spanned),
-                format!("approval `{node}` asks for {count} person; dual control needs at least 2"),
-            );
+        if let Some(count) = &raw.count {
+            match self.number(&owner, "count", count, 0) {
+                Some(number) if number < 2 => self.error(
+                    count.at,
+                    format!(
+                        "approval `{node}` asks for {number} person; dual control needs at least 2"
+                    ),
+                ),
+                Some(number) => requirement.count = number,
+                None => {}
+            }
         }
-        Requirement {
-            roles,
-            count,
-            exclude_initiator: raw.exclude_initiator,
-        }
+        requirement.exclude_initiator = raw
+            .exclude_initiator
+            .as_ref()
+            .and_then(|flag| self.flag(&owner, "exclude_initiator", flag))
+            .unwrap_or(false);
+        self.typos = saved;
+        requirement
     }
 
     fn notify(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let mut required = |field: &str, value: Option<&At<String>>| match value {
-            Some(value) => named(value),
-            None => {
-                self.problems.push(Diagnostic::at(
-                    at,
-                    format!("notify `{node}` has no `{field}`"),
-                ));
-                Named {
-                    name: String::new(),
-                    at,
+        let owner = format!("node `{node}`");
+        let required = |builder: &mut Self, field: &'static str, value: Option<&At<Loose>>| {
+            match value {
+                Some(value) => named(
+                    builder.text(&owner, field, value).unwrap_or_default(),
+                    value.at,
+                ),
+                None => {
+                    builder.missing(at, field, format!("notify `{node}` has no `{field}`"));
+                    named(String::new(), at)
                 }
             }
         };
-        let group = required("to", raw.to.as_deref());
-        let template = required("template", raw.template.as_deref());
+        let group = required(self, "to", raw.to.as_deref());
+        let template = required(self, "template", raw.template.as_deref());
         let next = self.link(node, at, "next", raw.next.as_deref(), EdgeLabel::Next);
         NodeKind::Notify {
             group,
@@ -603,14 +881,26 @@ impl Builder {
     }
 
     fn end(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
-        let outcome = match &raw.outcome {
-            Some(outcome) => self.word(outcome, "outcome").unwrap_or(Outcome::Aborted),
+        let owner = format!("end `{node}`");
+        let outcome = match raw.outcome.as_deref() {
+            Some(outcome) => self
+                .word(&owner, outcome, "outcome")
+                .unwrap_or(Outcome::Aborted),
             None => {
-                self.error(at, format!("end `{node}` has no `outcome`"));
+                self.missing(at, "outcome", format!("end `{node}` has no `outcome`"));
                 Outcome::Aborted
             }
         };
         NodeKind::End { outcome }
+    }
+}
+
+/// An edge that leads nowhere known: its target is empty.
+fn broken(label: EdgeLabel, at: Pos) -> Edge {
+    Edge {
+        label,
+        target: NodeId(String::new()),
+        at,
     }
 }
 
@@ -646,18 +936,18 @@ fn present_fields(raw: &RawNode) -> Vec<(&'static str, Pos)> {
             present.push((name, at));
         }
     };
-    note("next", raw.next.as_deref().map(pos));
-    note("fields", raw.fields.as_deref().map(pos));
-    note("options", raw.options.as_deref().map(pos));
-    note("run", raw.run.as_deref().map(pos));
-    note("with", raw.params.as_deref().map(pos));
-    note("on_success", raw.on_success.as_deref().map(pos));
-    note("on_failure", raw.on_failure.as_deref().map(pos));
-    note("timeout", raw.timeout.as_deref().map(pos));
-    note("require", raw.require.as_deref().map(pos));
-    note("to", raw.to.as_deref().map(pos));
-    note("template", raw.template.as_deref().map(pos));
-    note("outcome", raw.outcome.as_deref().map(pos));
+    note("next", raw.next.as_deref().map(|value| value.at));
+    note("fields", raw.fields.as_deref().map(|value| value.at));
+    note("options", raw.options.as_deref().map(|value| value.at));
+    note("run", raw.run.as_deref().map(|value| value.at));
+    note("with", raw.params.as_deref().map(|value| value.at));
+    note("on_success", raw.on_success.as_deref().map(|value| value.at));
+    note("on_failure", raw.on_failure.as_deref().map(|value| value.at));
+    note("timeout", raw.timeout.as_deref().map(|value| value.at));
+    note("require", raw.require.as_deref().map(|value| value.at));
+    note("to", raw.to.as_deref().map(|value| value.at));
+    note("template", raw.template.as_deref().map(|value| value.at));
+    note("outcome", raw.outcome.as_deref().map(|value| value.at));
     present
 }
 
