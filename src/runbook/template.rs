@@ -323,6 +323,7 @@ impl Checker<'_> {
         let how = match (root, &self.runbook.nodes[producer].kind) {
             ("answers", NodeKind::Decision { .. }) => "answered",
             ("answers", _) => return Err(plain(format!("but `{node}` is not a decision"))),
+            ("fields", NodeKind::Step { .. }) if name.is_none() && reference.tested => "completed",
             ("fields", NodeKind::Step { fields, .. }) => {
                 let name = name.ok_or_else(|| {
                     plain("which needs a field name: `fields.NODE.FIELD`".to_owned())
@@ -348,6 +349,7 @@ impl Checker<'_> {
                 "completed"
             }
             ("fields", _) => return Err(plain(format!("but `{node}` is not a step with fields"))),
+            ("outputs", NodeKind::Action(_)) if name.is_none() && reference.tested => "succeeded",
             ("outputs", NodeKind::Action(action)) => {
                 let name = name.ok_or_else(|| {
                     plain("which needs an output name: `outputs.NODE.OUTPUT`".to_owned())
