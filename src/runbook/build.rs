@@ -812,7 +812,7 @@ impl Builder {
 
     fn requirement(&mut self, node: &NodeId, require: &At<RawRequire>) -> Requirement {
         let raw = &require.value;
-        let owner = format!("node `{node}`, `require`");
+        let owner = format!("node `{node}`");
         let mut requirement = Requirement {
             roles: Vec::new(),
             count: 2,
@@ -827,7 +827,7 @@ impl Builder {
         self.unknown(&raw.unknown, REQUIRE_FIELDS, &format!("`require` of node `{node}`"));
 
         requirement.roles = match &raw.roles {
-            Some(roles) => self.texts(&owner, "roles", roles),
+            Some(roles) => self.texts(&owner, "require.roles", roles),
             None => Vec::new(),
         };
         if requirement.roles.is_empty() && raw.roles.as_ref().is_none_or(|r| r.value.found.is_none())
@@ -836,7 +836,7 @@ impl Builder {
             self.error(at, format!("approval `{node}` names no roles"));
         }
         if let Some(count) = &raw.count {
-            match self.number(&owner, "count", count, 0) {
+            match self.number(&owner, "require.count", count, 0) {
                 Some(number) if number < 2 => self.error(
                     count.at,
                     format!(
@@ -850,7 +850,7 @@ impl Builder {
         requirement.exclude_initiator = raw
             .exclude_initiator
             .as_ref()
-            .and_then(|flag| self.flag(&owner, "exclude_initiator", flag))
+            .and_then(|flag| self.flag(&owner, "require.exclude_initiator", flag))
             .unwrap_or(false);
         self.typos = saved;
         requirement

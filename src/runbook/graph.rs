@@ -367,10 +367,12 @@ impl Graph {
                 Vertex::Unknown => words.push("…".to_owned()),
             }
         }
-        if cycle {
-            if let Some(first) = words.first().cloned() {
-                words.push(first);
-            }
+        if let Some(&first) = path.first().filter(|_| cycle) {
+            let node = match self.vertex(first) {
+                Vertex::Node(node) | Vertex::Gate(node) | Vertex::Success(node) => node,
+                Vertex::Unknown => 0,
+            };
+            words.push(format!("`{}`", runbook.nodes[node].id));
         }
         if words.len() > 9 {
             let tail = words.split_off(words.len() - 4);

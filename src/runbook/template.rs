@@ -153,6 +153,9 @@ impl Checker<'_> {
         collect(text, &template.elements, &template.mapping, 0, &mut Vec::new(), &mut found);
         for (name, offset) in found.helpers {
             let hint = suggestion(&name, HELPERS.iter().copied());
+            let offset = text[offset.min(text.len())..]
+                .find(&name)
+                .map_or(offset, |found| found + offset);
             let at = self.map.locate(at, text, offset, name.chars().count());
             self.problems.push(
                 Diagnostic::at(
@@ -470,10 +473,13 @@ impl Checker<'_> {
             "answered" => "decision",
             _ => "step",
         };
-        let message = format!(
-            "but a walk can reach this node before {what} `{producer}` has {}: {path}",
-            made.how
-        );
+        let has = match made.how {
+            "succeeded" => "has succeeded",
+            "answered" => "has been answered",
+            _ => "has been completed",
+        };
+        let message =
+            format!("but a walk can reach this node before {what} `{producer}` {has}: {path}");
         let because = match made.root {
             "outputs" => "an action's outputs are recorded only when it succeeds; ",
             _ => "",
@@ -564,7 +570,8 @@ fn collect(
                 };
                 let tested = first.and_then(|first| path_of(first)).filter(|_| tests);
                 for (position, param) in helper.params.iter().enumerate() {
-                    note(param, tests && position == 0, false);
+                    let plain = path_of(param).is_some();
+                    note(param, tests && position == 0 && plain, false);
                 }
                 for param in helper.hash.values() {
                     note(param, false, false);
