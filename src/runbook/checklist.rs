@@ -6,6 +6,7 @@
 //! table and a closing signature block for the record kept under dual custody.
 
 use super::model::{InputKind, NodeKind, Runbook, Word};
+use super::paper::paper;
 use std::collections::VecDeque;
 use std::fmt::Write;
 
@@ -35,7 +36,7 @@ pub fn checklist(runbook: &Runbook, sha256: &str) -> String {
         }
         let _ = writeln!(out, "*{}*\n", facts.join(" · "));
         if let Some(guidance) = &node.guidance {
-            let _ = writeln!(out, "{}\n", placeholders(guidance.text.trim_end()));
+            let _ = writeln!(out, "{}\n", paper(guidance.text.trim_end()));
         }
         body(runbook, &number, at, &mut out);
     }

@@ -13,6 +13,7 @@ mod dominators;
 mod graph;
 mod load;
 mod model;
+mod paper;
 pub mod picture;
 mod raw;
 mod source;
