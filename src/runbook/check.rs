@@ -248,7 +248,14 @@ fn references(node: &Node, context: &Context, problems: &mut Vec<Diagnostic>) {
                             node.id, action.run.name
                         ),
                     )
-                    .with_hint("`custos actions` lists the catalog"),
+                    .with_hint(format!(
+                        "the catalog has {}",
+                        catalog::ACTIONS
+                            .iter()
+                            .map(|spec| spec.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 );
             }
         },

@@ -195,6 +195,56 @@ impl Graph {
         self.search(targets, &self.backward, |_| true)
     }
 
+    /// Whether a walk can go from `from` to `to` in one or more moves, when a search that
+    /// looks at no more than `budget` vertices can tell.
+    pub fn leads_to_nearby(&self, from: usize, to: usize, budget: usize) -> Option<bool> {
+        let mut seen = std::collections::HashSet::new();
+        let mut queue: VecDeque<usize> = self.successors(from).collect();
+        while let Some(vertex) = queue.pop_front() {
+            if vertex == to {
+                return Some(true);
+            }
+            if !seen.insert(vertex) {
+                continue;
+            }
+            if seen.len() > budget {
+                return None;
+            }
+            queue.extend(self.successors(vertex));
+        }
+        Some(false)
+    }
+
+    /// The rank of each vertex's strongly connected component in a reverse topological order:
+    /// an edge between two components always leads to a lower rank, so a walk from `a` can
+    /// only reach `b` when `rank[b] <= rank[a]`; with equal ranks and more than one vertex in
+    /// the component, it always can. Also tells which components hold a cycle.
+    pub fn components(&self) -> (Vec<u32>, Vec<bool>) {
+        let count = self.len();
+        let mut graph: DiGraph<(), (), u32> = DiGraph::with_capacity(count, self.forward.targets.len());
+        for _ in 0..count {
+            graph.add_node(());
+        }
+        for from in 0..count {
+            for to in self.successors(from) {
+                graph.add_edge(index(from), index(to), ());
+            }
+        }
+        let mut rank = vec![0u32; count];
+        let mut cyclic = Vec::new();
+        for (position, component) in kosaraju_scc(&graph).into_iter().enumerate() {
+            for vertex in &component {
+                rank[vertex.index()] = as_u32(position);
+            }
+            let looped = component.len() > 1
+                || component
+                    .first()
+                    .is_some_and(|&only| graph.contains_edge(only, only));
+            cyclic.push(looped);
+        }
+        (rank, cyclic)
+    }
+
     /// Which vertices a walk can reach from `from` in one or more moves.
     pub fn after(&self, from: usize) -> Vec<bool> {
         let first: Vec<usize> = self.successors(from).collect();

@@ -224,7 +224,22 @@ impl<T> Default for Entries<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> FromMapping<'de> for Entries<T> {
+/// A value of a mapping whose keys name what is being read: a node's id, when it is a node.
+pub trait Keyed {
+    fn reading(_key: &str) {}
+}
+
+impl Keyed for RawInput {}
+impl Keyed for At<Loose> {}
+impl Keyed for At<serde_json::Value> {}
+
+impl Keyed for At<RawNode> {
+    fn reading(key: &str) {
+        READING.with(|reading| reading.borrow_mut().pending = Some(key.to_owned()));
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Keyed> FromMapping<'de> for Entries<T> {
     fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
         while let Some(key) = map.next_key::<At<Word>>()? {
@@ -232,7 +247,7 @@ impl<'de, T: Deserialize<'de>> FromMapping<'de> for Entries<T> {
                 value: key.value.0,
                 at: key.at,
             };
-            READING.with(|reading| reading.borrow_mut().pending = Some(key.value.clone()));
+            T::reading(&key.value);
             entries.push((key, map.next_value()?));
         }
         Ok(Self {
@@ -249,7 +264,7 @@ impl<'de, T: Deserialize<'de>> FromMapping<'de> for Entries<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+impl<'de, T: Deserialize<'de> + Keyed> Deserialize<'de> for Entries<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(Lenient(PhantomData))
     }

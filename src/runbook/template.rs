@@ -13,10 +13,13 @@
 //!   on anything under it, and the value tested by `#if`, `#unless`, or by `#with` and `#each`
 //!   when they have an `{{else}}`, only needs a walk on which the value exists before the node.
 //!
-//! The dominator tree is built once for the runbook (O(E log V)); each unguarded use is then
-//! answered in constant time. A guarded use that is not dominated takes one search from its
-//! producing node, shared by every such use of that node's values. Inside `#each` and `#with`
-//! blocks names are relative to the block and are not checked.
+//! The dominator tree is built once for the runbook (O(E log V)); each use is then answered in
+//! constant time when the producer dominates the node, as it does for most. The others are
+//! answered by the graph's strongly connected components (a producer in a later component can
+//! never come first; one in the same component always can), then by a search of the few
+//! vertices after the producer, and only then by a full search from the producer, shared by
+//! every use of its values. Inside `#each` and `#with` blocks names are relative to the block
+//! and are not checked.
 
 use super::diagnostic::{Diagnostic, suggestion};
 use super::dominators::Dominators;
@@ -27,11 +30,15 @@ use crate::catalog;
 use handlebars::template::{Parameter, TemplateElement, TemplateMapping};
 use handlebars::{Handlebars, Path, PathSeg, Template};
 use serde_json::Value;
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
 /// The fields of `incident` that every template may use.
 pub const INCIDENT_FIELDS: &[&str] =
     &["id", "opened", "initiator", "rehearsal", "runbook", "title"];
+
+/// How many vertices after a value's producer are searched before a full search is made.
+const NEARBY: usize = 64;
 
 const ROOTS: &[&str] = &["inputs", "fields", "outputs", "answers", "incident"];
 
@@ -61,7 +68,7 @@ pub fn check(runbook: &Runbook, graph: &Graph, source: &str, problems: &mut Vec<
     let mut checker = Checker {
         runbook,
         graph,
-        dominators: graph.dominators(),
+        dominators: OnceCell::new(),
         map: SourceMap::new(source),
         searches: Vec::new(),
         templates: 0,
@@ -130,7 +137,8 @@ struct Made {
 struct Checker<'a> {
     runbook: &'a Runbook,
     graph: &'a Graph,
-    dominators: Option<Dominators>,
+    /// The dominator tree, built when a template first uses a node's value.
+    dominators: OnceCell<Option<Dominators>>,
     map: SourceMap<'a>,
     searches: Vec<Search>,
     /// How many templates were read so far.
@@ -385,7 +393,8 @@ impl Checker<'_> {
         made: Made,
         reference: &Reference,
     ) -> Result<Option<Search>, (String, Option<String>)> {
-        let Some(dominators) = self.dominators.as_ref().filter(|tree| tree.reachable(here)) else {
+        let dominators = self.dominators.get_or_init(|| self.graph.dominators());
+        let Some(dominators) = dominators.as_ref().filter(|tree| tree.reachable(here)) else {
             // No walk reaches this node: the reachability check says so.
             return Ok(None);
         };
@@ -408,18 +417,32 @@ impl Checker<'_> {
     /// values in one template that fail alike are reported once, at the first.
     fn finish_searches(&mut self) {
         let mut searches = std::mem::take(&mut self.searches);
-        searches.sort_by_key(|search| search.producer);
+        if searches.is_empty() {
+            return;
+        }
+        let (rank, cyclic) = self.graph.components();
+        let mut answered = Vec::with_capacity(searches.len());
+        let mut open = Vec::new();
+        for search in searches.drain(..) {
+            match self.nearby(&search, &rank, &cyclic) {
+                Some(can) => answered.push((search, can)),
+                None => open.push(search),
+            }
+        }
+
+        open.sort_by_key(|search| search.producer);
         let mut reached: Option<(usize, Vec<bool>)> = None;
-        let mut failed: Vec<(Search, bool)> = Vec::new();
-        for search in searches {
+        for search in open {
             if reached.as_ref().is_none_or(|(from, _)| *from != search.producer) {
                 reached = Some((search.producer, self.graph.after(search.producer)));
             }
             let can = reached.as_ref().is_some_and(|(_, after)| after[search.here]);
-            if !(can && search.tested) {
-                failed.push((search, can));
-            }
+            answered.push((search, can));
         }
+        let mut failed: Vec<(Search, bool)> = answered
+            .into_iter()
+            .filter(|(search, can)| !(*can && search.tested))
+            .collect();
 
         failed.sort_by_key(|(search, _)| (search.template, search.at.line, search.at.column));
         let key = |(search, can): &(Search, bool)| (search.template, search.producer, *can);
@@ -447,6 +470,20 @@ impl Checker<'_> {
                 None => diagnostic,
             });
         }
+    }
+
+    /// Whether the producer of a search can come before its node, when the components of the
+    /// graph or a search of the few vertices after the producer can tell: values are nearly
+    /// always used a few nodes after they are made.
+    fn nearby(&self, search: &Search, rank: &[u32], cyclic: &[bool]) -> Option<bool> {
+        let (from, to) = (rank[search.producer], rank[search.here]);
+        if to > from {
+            return Some(false);
+        }
+        if to == from {
+            return Some(search.producer != search.here || cyclic[from as usize]);
+        }
+        self.graph.leads_to_nearby(search.producer, search.here, NEARBY)
     }
 
     /// Why a value is not there: it never can be, or some walk arrives without it.
