@@ -40,8 +40,8 @@ fn main() {
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
 
     println!(
-        "{:>8} {:>8} {:>10} {:>12} {:>12} {:>12} {:>10}  {}",
-        "shape", "nodes", "bytes", "yaml only", "validate", "per node", "vs yaml", "growth"
+        "{:>8} {:>8} {:>10} {:>12} {:>12} {:>12} {:>10}  growth",
+        "shape", "nodes", "bytes", "yaml only", "validate", "per node", "vs yaml"
     );
     let shapes: Vec<String> = std::env::var("SHAPES").map_or_else(
         |_| SHAPES.iter().map(|&shape| shape.to_owned()).collect(),
@@ -191,7 +191,9 @@ pub fn generate_early(size: usize) -> String {
     let mut text = String::with_capacity(size * 120);
     header(&mut text, "low");
     text.push_str("start: n0\nnodes:\n");
-    text.push_str("  n0: { kind: step, title: Record, fields: { serial: { prompt: Serial } }, next: n1 }\n");
+    text.push_str(
+        "  n0: { kind: step, title: Record, fields: { serial: { prompt: Serial } }, next: n1 }\n",
+    );
     let (escalate, end) = (size - 2, size - 1);
     for node in 1..escalate {
         let next = node + 1;
@@ -224,7 +226,9 @@ pub fn generate_previous(size: usize) -> String {
     let mut text = String::with_capacity(size * 170);
     header(&mut text, "low");
     text.push_str("start: n0\nnodes:\n");
-    text.push_str("  n0: { kind: step, title: Record, fields: { label: { prompt: Label } }, next: n1 }\n");
+    text.push_str(
+        "  n0: { kind: step, title: Record, fields: { label: { prompt: Label } }, next: n1 }\n",
+    );
     let (escalate, end) = (size - 2, size - 1);
     for node in 1..escalate {
         let (previous, next) = (node - 1, node + 1);

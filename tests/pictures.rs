@@ -172,7 +172,14 @@ fn mermaid_ids_that_are_keywords_are_renamed_and_labelled_with_the_real_id() {
     std::fs::write(dir.path().join("keywords.yaml"), KEYWORD_IDS).unwrap();
     let run = custos()
         .current_dir(dir.path())
-        .args(["--policies", "none", "graph", "keywords.yaml", "--format", "mermaid"])
+        .args([
+            "--policies",
+            "none",
+            "graph",
+            "keywords.yaml",
+            "--format",
+            "mermaid",
+        ])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
@@ -186,7 +193,15 @@ fn mermaid_ids_that_are_keywords_are_renamed_and_labelled_with_the_real_id() {
     );
 
     // Every id outside a label is a plain word that no keyword of Mermaid's grammar matches.
-    let keywords = ["end", "graph", "subgraph", "style", "class", "click", "flowchart"];
+    let keywords = [
+        "end",
+        "graph",
+        "subgraph",
+        "style",
+        "class",
+        "click",
+        "flowchart",
+    ];
     for line in run.stdout.lines().skip(1) {
         let outside: String = line.split('"').step_by(2).collect::<Vec<_>>().join(" ");
         for word in outside.split(|c: char| !c.is_alphanumeric() && c != '_') {

@@ -116,16 +116,36 @@ const FIELDS: &[(&str, Expects, Option<&str>, &str)] = &[
     ("title", Expects::Text, None, "Typed"),
     ("version", Expects::Number, None, "1"),
     ("ceremony", Expects::Boolean, None, "false"),
-    ("inputs", Expects::Mapping, None, "{ member: { prompt: Which? } }"),
-    ("with", Expects::Mapping, Some("probe"), "{ environment: production-primary }"),
+    (
+        "inputs",
+        Expects::Mapping,
+        None,
+        "{ member: { prompt: Which? } }",
+    ),
+    (
+        "with",
+        Expects::Mapping,
+        Some("probe"),
+        "{ environment: production-primary }",
+    ),
     ("on_failure", Expects::Text, Some("probe"), "look"),
     ("max_visits", Expects::Number, Some("look"), "2"),
-    ("options", Expects::Mapping, Some("look"), "{ \"yes\": record, \"no\": probe }"),
+    (
+        "options",
+        Expects::Mapping,
+        Some("look"),
+        "{ \"yes\": record, \"no\": probe }",
+    ),
     ("choices", Expects::List, Some("record"), "[lost, damaged]"),
     ("required", Expects::Boolean, Some("record"), "true"),
     ("roles", Expects::List, Some("approve"), "[custodian]"),
     ("count", Expects::Number, Some("approve"), "2"),
-    ("exclude_initiator", Expects::Boolean, Some("approve"), "false"),
+    (
+        "exclude_initiator",
+        Expects::Boolean,
+        Some("approve"),
+        "false",
+    ),
 ];
 
 /// The runbook with every field at its good value except `wrong` at field `index`.
@@ -143,11 +163,16 @@ fn wrong_value(expects: Expects) -> BoxedStrategy<String> {
     let list = Just("[a, [b], {c: d}]".to_owned());
     let mapping = Just("{ a: b, c: [1, 2] }".to_owned());
     let word = "[a-z]{1,8}".prop_map(|word| format!("w{word}"));
-    let number = prop_oneof![Just("-1".to_owned()), Just("1.5".to_owned()), Just("0".to_owned())];
+    let number = prop_oneof![
+        Just("-1".to_owned()),
+        Just("1.5".to_owned()),
+        Just("0".to_owned())
+    ];
     match expects {
         Expects::Text => prop_oneof![list, mapping].boxed(),
-        Expects::Number => prop_oneof![list, mapping, word, Just("true".to_owned()), number]
-            .boxed(),
+        Expects::Number => {
+            prop_oneof![list, mapping, word, Just("true".to_owned()), number].boxed()
+        }
         Expects::Boolean => prop_oneof![list, mapping, word, Just("3".to_owned())].boxed(),
         Expects::Mapping => prop_oneof![list, word, Just("7".to_owned())].boxed(),
         Expects::List => prop_oneof![mapping, word, Just("false".to_owned())].boxed(),
@@ -206,7 +231,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         (line.clone(), line.clone()).prop_map(|(a, b)| Edit::Swap(a, b)),
         (line.clone(), value).prop_map(|(at, value)| Edit::Value(at, value)),
         (line.clone(), any::<bool>()).prop_map(|(at, deeper)| Edit::Indent(at, deeper)),
-        (line, 0usize..40, "[ -~\\t]{1,4}").prop_map(|(at, column, text)| Edit::Insert(at, column, text)),
+        (line, 0usize..40, "[ -~\\t]{1,4}")
+            .prop_map(|(at, column, text)| Edit::Insert(at, column, text)),
     ]
 }
 

@@ -348,6 +348,7 @@ fn values_of_the_wrong_type_name_their_node_and_field() {
 #[test]
 fn a_yaml_error_inside_a_node_names_the_node() {
     assert!(
-        corpus("yaml-syntax.yaml").starts_with("yaml-syntax.yaml:10:12: node `a`: unclosed quote\n")
+        corpus("yaml-syntax.yaml")
+            .starts_with("yaml-syntax.yaml:10:12: node `a`: unclosed quote\n")
     );
 }

@@ -12,8 +12,8 @@ use super::model::{
     Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
 };
 use super::raw::{
-    At, Entries, INPUT_FIELDS, List, Loose, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS,
-    RawInput, RawNode, RawRequire, RawRunbook,
+    At, Entries, INPUT_FIELDS, List, Loose, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawInput,
+    RawNode, RawRequire, RawRunbook,
 };
 use jiff::{SignedDuration, Span, SpanRelativeTo};
 
@@ -120,11 +120,15 @@ impl Builder {
         self.typos.clear();
         for key in keys {
             let meant = did_you_mean(&key.value, known.iter().copied());
-            let hint = meant.map_or_else(String::new, |meant| format!(" (did you mean `{meant}`?)"));
+            let hint =
+                meant.map_or_else(String::new, |meant| format!(" (did you mean `{meant}`?)"));
             self.typos.extend(meant);
             self.problems.push(
-                Diagnostic::at(key.at, format!("unknown field `{}` in {owner}{hint}", key.value))
-                    .with_hint(format!("the fields here are {}", known.join(", "))),
+                Diagnostic::at(
+                    key.at,
+                    format!("unknown field `{}` in {owner}{hint}", key.value),
+                )
+                .with_hint(format!("the fields here are {}", known.join(", "))),
             );
         }
     }
@@ -133,7 +137,10 @@ impl Builder {
     fn not_a_mapping(&mut self, at: Pos, what: &str, found: &Loose, example: &str) {
         self.error(
             at,
-            format!("{what} must be a mapping ({example}), not {}", found.describe()),
+            format!(
+                "{what} must be a mapping ({example}), not {}",
+                found.describe()
+            ),
         );
     }
 
@@ -188,7 +195,10 @@ impl Builder {
         let found = value.value.describe();
         self.error(
             value.at,
-            format!("{}`{field}` must be `true` or `false`, not {found}", prefix(owner)),
+            format!(
+                "{}`{field}` must be `true` or `false`, not {found}",
+                prefix(owner)
+            ),
         );
         None
     }
@@ -200,7 +210,10 @@ impl Builder {
             let found = found.describe();
             self.error(
                 list.at,
-                format!("{}`{field}` must be a list, like `[a, b]`, not {found}", prefix(owner)),
+                format!(
+                    "{}`{field}` must be a list, like `[a, b]`, not {found}",
+                    prefix(owner)
+                ),
             );
             return Vec::new();
         }
@@ -212,7 +225,10 @@ impl Builder {
                     let found = other.describe();
                     self.error(
                         item.at,
-                        format!("{}each of `{field}` must be text, not {found}", prefix(owner)),
+                        format!(
+                            "{}each of `{field}` must be text, not {found}",
+                            prefix(owner)
+                        ),
                     );
                 }
             }
@@ -314,7 +330,12 @@ impl Builder {
     }
 
     /// A word of a closed set, with a suggestion when it is misspelt.
-    fn word<W: Word + PartialEq>(&mut self, owner: &str, value: &At<Loose>, what: &str) -> Option<W> {
+    fn word<W: Word + PartialEq>(
+        &mut self,
+        owner: &str,
+        value: &At<Loose>,
+        what: &str,
+    ) -> Option<W> {
         let text = self.text(owner, what, value)?;
         let parsed = W::parse(&text);
         if parsed.is_none() {
@@ -440,7 +461,9 @@ impl Builder {
 
     fn input_kind(&mut self, raw: &RawInput, owner: &str, allow_kcv: bool, at: Pos) -> InputKind {
         let word = match &raw.kind {
-            Some(kind) => self.text(owner, "type", kind).unwrap_or_else(|| "text".to_owned()),
+            Some(kind) => self
+                .text(owner, "type", kind)
+                .unwrap_or_else(|| "text".to_owned()),
             None => "text".to_owned(),
         };
         let kind = match word.as_str() {
@@ -483,7 +506,10 @@ impl Builder {
                 InputKind::Text
             }
             (_, Some((at, _, _))) => {
-                self.error(at, format!("{owner} has `choices` but is not of type `choice`"));
+                self.error(
+                    at,
+                    format!("{owner} has `choices` but is not of type `choice`"),
+                );
                 InputKind::Text
             }
             (kind, None) => kind,
@@ -572,7 +598,10 @@ impl Builder {
         match (raw.max_visits.as_deref(), raw.on_exhausted.as_deref()) {
             (Some(max), Some(target)) => {
                 let max = self.number(owner, "max_visits", max, 1).unwrap_or(1);
-                (Some(max), Some(self.edge(owner, "on_exhausted", label, target)))
+                (
+                    Some(max),
+                    Some(self.edge(owner, "on_exhausted", label, target)),
+                )
             }
             (Some(max), None) => {
                 self.missing(
@@ -588,7 +617,10 @@ impl Builder {
                     "max_visits",
                     format!("{owner} has `on_exhausted` but no `max_visits`"),
                 );
-                (Some(1), Some(self.edge(owner, "on_exhausted", label, target)))
+                (
+                    Some(1),
+                    Some(self.edge(owner, "on_exhausted", label, target)),
+                )
             }
             (None, None) => (None, None),
         }
@@ -633,8 +665,11 @@ impl Builder {
         let Some(&(name, allowed)) = FIELDS_BY_KIND.iter().find(|(name, _)| *name == word) else {
             let hint = suggestion(&word, KINDS.iter().copied());
             self.problems.push(
-                Diagnostic::at(kind.at, format!("node `{node}` has unknown kind `{word}`{hint}"))
-                    .with_hint(format!("a kind is one of {}", KINDS.join(", "))),
+                Diagnostic::at(
+                    kind.at,
+                    format!("node `{node}` has unknown kind `{word}`{hint}"),
+                )
+                .with_hint(format!("a kind is one of {}", KINDS.join(", "))),
             );
             return None;
         };
@@ -824,13 +859,18 @@ impl Builder {
             return requirement;
         }
         let saved = std::mem::take(&mut self.typos);
-        self.unknown(&raw.unknown, REQUIRE_FIELDS, &format!("`require` of node `{node}`"));
+        self.unknown(
+            &raw.unknown,
+            REQUIRE_FIELDS,
+            &format!("`require` of node `{node}`"),
+        );
 
         requirement.roles = match &raw.roles {
             Some(roles) => self.texts(&owner, "require.roles", roles),
             None => Vec::new(),
         };
-        if requirement.roles.is_empty() && raw.roles.as_ref().is_none_or(|r| r.value.found.is_none())
+        if requirement.roles.is_empty()
+            && raw.roles.as_ref().is_none_or(|r| r.value.found.is_none())
         {
             let at = raw.roles.as_ref().map_or(require.at, |roles| roles.at);
             self.error(at, format!("approval `{node}` names no roles"));
@@ -858,8 +898,8 @@ impl Builder {
 
     fn notify(&mut self, node: &NodeId, at: Pos, raw: &RawNode) -> NodeKind {
         let owner = format!("node `{node}`");
-        let required = |builder: &mut Self, field: &'static str, value: Option<&At<Loose>>| {
-            match value {
+        let required =
+            |builder: &mut Self, field: &'static str, value: Option<&At<Loose>>| match value {
                 Some(value) => named(
                     builder.text(&owner, field, value).unwrap_or_default(),
                     value.at,
@@ -868,8 +908,7 @@ impl Builder {
                     builder.missing(at, field, format!("notify `{node}` has no `{field}`"));
                     named(String::new(), at)
                 }
-            }
-        };
+            };
         let group = required(self, "to", raw.to.as_deref());
         let template = required(self, "template", raw.template.as_deref());
         let next = self.link(node, at, "next", raw.next.as_deref(), EdgeLabel::Next);
@@ -941,8 +980,14 @@ fn present_fields(raw: &RawNode) -> Vec<(&'static str, Pos)> {
     note("options", raw.options.as_deref().map(|value| value.at));
     note("run", raw.run.as_deref().map(|value| value.at));
     note("with", raw.params.as_deref().map(|value| value.at));
-    note("on_success", raw.on_success.as_deref().map(|value| value.at));
-    note("on_failure", raw.on_failure.as_deref().map(|value| value.at));
+    note(
+        "on_success",
+        raw.on_success.as_deref().map(|value| value.at),
+    );
+    note(
+        "on_failure",
+        raw.on_failure.as_deref().map(|value| value.at),
+    );
     note("timeout", raw.timeout.as_deref().map(|value| value.at));
     note("require", raw.require.as_deref().map(|value| value.at));
     note("to", raw.to.as_deref().map(|value| value.at));

@@ -135,13 +135,7 @@ impl Search {
 
 /// The vertex of least semidominator on the compressed path from `v` up to the root of its
 /// tree in the forest built so far.
-fn eval(
-    v: u32,
-    ancestor: &mut [u32],
-    label: &mut [u32],
-    semi: &[u32],
-    path: &mut Vec<u32>,
-) -> u32 {
+fn eval(v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], path: &mut Vec<u32>) -> u32 {
     if ancestor[v as usize] == NONE {
         return v;
     }

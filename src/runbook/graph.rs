@@ -221,7 +221,8 @@ impl Graph {
     /// the component, it always can. Also tells which components hold a cycle.
     pub fn components(&self) -> (Vec<u32>, Vec<bool>) {
         let count = self.len();
-        let mut graph: DiGraph<(), (), u32> = DiGraph::with_capacity(count, self.forward.targets.len());
+        let mut graph: DiGraph<(), (), u32> =
+            DiGraph::with_capacity(count, self.forward.targets.len());
         for _ in 0..count {
             graph.add_node(());
         }
@@ -279,7 +280,12 @@ impl Graph {
 
     /// A shortest path from `from` to `to` through vertices where `allowed`, both ends
     /// included (the ends need not be allowed).
-    pub fn path(&self, from: usize, to: usize, allowed: impl Fn(usize) -> bool) -> Option<Vec<usize>> {
+    pub fn path(
+        &self,
+        from: usize,
+        to: usize,
+        allowed: impl Fn(usize) -> bool,
+    ) -> Option<Vec<usize>> {
         let mut parent: Vec<Option<usize>> = vec![None; self.len()];
         let mut seen = vec![false; self.len()];
         let mut queue = VecDeque::from([from]);

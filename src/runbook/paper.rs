@@ -32,7 +32,10 @@ fn elements(elements: &[TemplateElement], out: &mut String) {
                 let subject = helper.params.first();
                 let (then, otherwise) = labels(&parameter_name(&helper.name), subject);
                 let branches: Vec<(String, &[TemplateElement])> = [
-                    helper.template.as_ref().map(|body| (then, body.elements.as_slice())),
+                    helper
+                        .template
+                        .as_ref()
+                        .map(|body| (then, body.elements.as_slice())),
                     helper
                         .inverse
                         .as_ref()
@@ -92,7 +95,7 @@ fn branch(label: &str, elements: &[TemplateElement], out: &mut String) {
 
 /// What the two branches of a block are called, by the helper and what it tests.
 fn labels(helper: &str, subject: Option<&Parameter>) -> (String, String) {
-    let condition = subject.map_or_else(String::new, |subject| argument(subject));
+    let condition = subject.map_or_else(String::new, argument);
     let recorded = subject.and_then(path).map(|path| {
         let words: Vec<&str> = path.split('.').collect();
         match words.as_slice() {
@@ -145,7 +148,9 @@ fn argument(param: &Parameter) -> String {
         Parameter::Path(_) => path(param).unwrap_or_default(),
         Parameter::Literal(value) => value.to_string(),
         Parameter::Subexpression(subexpression) => match subexpression.element.as_ref() {
-            TemplateElement::Expression(helper) => format!("({})", call(&helper.name, &helper.params)),
+            TemplateElement::Expression(helper) => {
+                format!("({})", call(&helper.name, &helper.params))
+            }
             _ => "(…)".to_owned(),
         },
         _ => "…".to_owned(),

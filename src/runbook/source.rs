@@ -45,10 +45,10 @@ impl<'s> SourceMap<'s> {
                 cursor = found + wanted.len_utf8();
             }
         }
-        if let Some(wanted) = text[offset..].chars().find(|c| !c.is_whitespace()) {
-            if let Some(found) = self.find(cursor, wanted) {
-                cursor = found;
-            }
+        if let Some(wanted) = text[offset..].chars().find(|c| !c.is_whitespace())
+            && let Some(found) = self.find(cursor, wanted)
+        {
+            cursor = found;
         }
         self.position(cursor, width)
     }
@@ -65,7 +65,11 @@ impl<'s> SourceMap<'s> {
     fn byte_of(&self, at: Pos) -> Option<usize> {
         let line = usize::try_from(at.line).ok()?.checked_sub(1)?;
         let start = *self.lines.get(line)?;
-        let end = self.lines.get(line + 1).copied().unwrap_or(self.source.len());
+        let end = self
+            .lines
+            .get(line + 1)
+            .copied()
+            .unwrap_or(self.source.len());
         let column = usize::try_from(at.column).ok()?.saturating_sub(1);
         let within = self.source[start..end]
             .char_indices()
@@ -105,7 +109,9 @@ pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
             None => return text.len(),
         }
     }
-    let end = text[start..].find('\n').map_or(text.len(), |end| start + end);
+    let end = text[start..]
+        .find('\n')
+        .map_or(text.len(), |end| start + end);
     text[start..end]
         .char_indices()
         .nth(column.saturating_sub(1))

@@ -158,7 +158,14 @@ impl Checker<'_> {
         };
 
         let mut found = Found::default();
-        collect(text, &template.elements, &template.mapping, 0, &mut Vec::new(), &mut found);
+        collect(
+            text,
+            &template.elements,
+            &template.mapping,
+            0,
+            &mut Vec::new(),
+            &mut found,
+        );
         for (name, offset) in found.helpers {
             let hint = suggestion(&name, HELPERS.iter().copied());
             let offset = text[offset.min(text.len())..]
@@ -226,7 +233,8 @@ impl Checker<'_> {
         let offset = error
             .pos()
             .map_or(0, |(line, column)| offset_of(text, line, column));
-        let (offset, width, message) = match unclosed(text).filter(|_| offset >= text.trim_end().len())
+        let (offset, width, message) = match unclosed(text)
+            .filter(|_| offset >= text.trim_end().len())
         {
             Some((opened, name)) => (
                 opened,
@@ -265,7 +273,8 @@ impl Checker<'_> {
         let word = |index: usize| path.get(index).map(String::as_str);
         match path[0].as_str() {
             "inputs" => {
-                let name = word(1).ok_or(("which needs an input name: `inputs.NAME`".to_owned(), None))?;
+                let name =
+                    word(1).ok_or(("which needs an input name: `inputs.NAME`".to_owned(), None))?;
                 self.input(name, reference).map(|()| None)
             }
             "incident" => {
@@ -278,7 +287,11 @@ impl Checker<'_> {
                 Err((format!("but incidents have no field `{name}`{hint}"), None))
             }
             root @ ("fields" | "outputs" | "answers") => {
-                let root = ROOTS.iter().copied().find(|known| *known == root).unwrap_or("");
+                let root = ROOTS
+                    .iter()
+                    .copied()
+                    .find(|known| *known == root)
+                    .unwrap_or("");
                 let made = self.producer(root, word(1), word(2), reference)?;
                 self.available(here, made, reference)
             }
@@ -433,10 +446,15 @@ impl Checker<'_> {
         open.sort_by_key(|search| search.producer);
         let mut reached: Option<(usize, Vec<bool>)> = None;
         for search in open {
-            if reached.as_ref().is_none_or(|(from, _)| *from != search.producer) {
+            if reached
+                .as_ref()
+                .is_none_or(|(from, _)| *from != search.producer)
+            {
                 reached = Some((search.producer, self.graph.after(search.producer)));
             }
-            let can = reached.as_ref().is_some_and(|(_, after)| after[search.here]);
+            let can = reached
+                .as_ref()
+                .is_some_and(|(_, after)| after[search.here]);
             answered.push((search, can));
         }
         let mut failed: Vec<(Search, bool)> = answered
@@ -483,7 +501,8 @@ impl Checker<'_> {
         if to == from {
             return Some(search.producer != search.here || cyclic[from as usize]);
         }
-        self.graph.leads_to_nearby(search.producer, search.here, NEARBY)
+        self.graph
+            .leads_to_nearby(search.producer, search.here, NEARBY)
     }
 
     /// Why a value is not there: it never can be, or some walk arrives without it.
@@ -605,7 +624,7 @@ fn collect(
                     "with" | "each" => helper.inverse.is_some(),
                     _ => false,
                 };
-                let tested = first.and_then(|first| path_of(first)).filter(|_| tests);
+                let tested = first.and_then(path_of).filter(|_| tests);
                 for (position, param) in helper.params.iter().enumerate() {
                     let plain = path_of(param).is_some();
                     note(param, tests && position == 0 && plain, false);
@@ -619,10 +638,10 @@ fn collect(
                     "unless" => (None, tested),
                     _ => (None, None),
                 };
-                if !matches!(name, "with" | "each") {
-                    if let Some(body) = &helper.template {
-                        guarded(text, body, offset, body_guard, guards, out);
-                    }
+                if !matches!(name, "with" | "each")
+                    && let Some(body) = &helper.template
+                {
+                    guarded(text, body, offset, body_guard, guards, out);
                 }
                 if let Some(inverse) = &helper.inverse {
                     guarded(text, inverse, offset, inverse_guard, guards, out);
@@ -653,13 +672,7 @@ fn guarded(
 fn reference(path: Vec<String>, tested: bool, guards: &[Vec<String>], offset: usize) -> Reference {
     let covered = guards
         .iter()
-        .map(|guard| {
-            guard
-                .iter()
-                .zip(&path)
-                .take_while(|(a, b)| a == b)
-                .count()
-        })
+        .map(|guard| guard.iter().zip(&path).take_while(|(a, b)| a == b).count())
         .max()
         .unwrap_or(0);
     Reference {
@@ -718,16 +731,28 @@ mod tests {
         let data = json!({ "outputs": {} });
         assert!(render(&registry, "{{outputs.probe.verdict}}", &data).is_err());
         assert_eq!(
-            render(&registry, "{{#if outputs.probe}}x{{else}}none{{/if}}", &data),
+            render(
+                &registry,
+                "{{#if outputs.probe}}x{{else}}none{{/if}}",
+                &data
+            ),
             Ok("none".to_owned())
         );
         assert_eq!(
-            render(&registry, "{{#unless outputs.probe.verdict}}none{{/unless}}", &data),
+            render(
+                &registry,
+                "{{#unless outputs.probe.verdict}}none{{/unless}}",
+                &data
+            ),
             Ok("none".to_owned())
         );
         assert!(render(&registry, "{{#with outputs.probe}}x{{/with}}", &data).is_err());
         assert_eq!(
-            render(&registry, "{{#with outputs.probe}}x{{else}}none{{/with}}", &data),
+            render(
+                &registry,
+                "{{#with outputs.probe}}x{{else}}none{{/with}}",
+                &data
+            ),
             Ok("none".to_owned())
         );
         assert!(render(&registry, "{{#if (eq outputs.probe \"a\")}}x{{/if}}", &data).is_err());
@@ -736,7 +761,14 @@ mod tests {
     fn references(text: &str) -> Vec<(String, bool, usize)> {
         let template = Template::compile(text).unwrap_or_default();
         let mut out = Found::default();
-        collect(text, &template.elements, &template.mapping, 0, &mut Vec::new(), &mut out);
+        collect(
+            text,
+            &template.elements,
+            &template.mapping,
+            0,
+            &mut Vec::new(),
+            &mut out,
+        );
         out.references
             .into_iter()
             .map(|r| (r.path.join("."), r.tested, r.covered))
@@ -793,7 +825,10 @@ mod tests {
 
     #[test]
     fn an_unclosed_block_is_found_by_its_opening() {
-        assert_eq!(unclosed("a {{#if x}} b {{#each y}}{{/each}}"), Some((2, "if")));
+        assert_eq!(
+            unclosed("a {{#if x}} b {{#each y}}{{/each}}"),
+            Some((2, "if"))
+        );
         assert_eq!(unclosed("{{#if x}}{{/if}}"), None);
     }
 }
