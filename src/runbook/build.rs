@@ -6,16 +6,20 @@
 //! node id gets an empty target (a broken edge, which the graph treats as leading somewhere
 //! unknown), and a node whose kind is unknown is listed in [`Built::unknown_kinds`].
 
-use super::diagnostic::{Diagnostic, did_you_mean, suggestion};
+mod input;
+mod value;
+
+pub use value::parse_duration;
+
+use super::diagnostic::{Diagnostic, suggestion};
 use super::model::{
-    Action, Edge, EdgeLabel, Header, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome,
-    Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
+    Action, Edge, EdgeLabel, Header, Named, Node, NodeId, NodeKind, Outcome, Param, Phase, Pos,
+    Requirement, Runbook, Severity, Template,
 };
 use super::raw::{
-    At, Entries, INPUT_FIELDS, List, Loose, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawInput,
-    RawNode, RawRequire, RawRunbook,
+    At, Entries, Loose, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawNode, RawRequire,
+    RawRunbook,
 };
-use jiff::{SignedDuration, Span, SpanRelativeTo};
 
 /// What the build made of a file: the model, with placeholders where the file is wrong, and
 /// everything wrong with it.
@@ -70,29 +74,6 @@ fn is_identifier(name: &str, separator: char) -> bool {
         && !name.ends_with(separator)
 }
 
-/// Parses an ISO 8601 duration such as `PT30M` or `P1D` (a day counts as 24 hours).
-pub fn parse_duration(text: &str) -> Result<SignedDuration, String> {
-    let not_iso = || "it is not an ISO 8601 duration".to_owned();
-    let span: Span = text.parse().map_err(|_| not_iso())?;
-    let duration = span
-        .to_duration(SpanRelativeTo::days_are_24_hours())
-        .map_err(|_| not_iso())?;
-    if duration.is_positive() {
-        Ok(duration)
-    } else {
-        Err("it must be longer than zero".into())
-    }
-}
-
-/// `"node `a`: "`, or nothing for the top of the file.
-fn prefix(owner: &str) -> String {
-    if owner.is_empty() {
-        String::new()
-    } else {
-        format!("{owner}: ")
-    }
-}
-
 #[derive(Default)]
 struct Builder {
     problems: Vec<Diagnostic>,
@@ -103,139 +84,6 @@ struct Builder {
 }
 
 impl Builder {
-    fn error(&mut self, at: Pos, message: impl Into<String>) {
-        self.problems.push(Diagnostic::at(at, message));
-    }
-
-    /// A required field is missing, unless an unknown key right there misspells it.
-    fn missing(&mut self, at: Pos, field: &str, message: impl Into<String>) {
-        if !self.typos.contains(&field) {
-            self.error(at, message);
-        }
-    }
-
-    /// Reports the keys the format does not know, and remembers what they likely meant (until
-    /// the next call: a nested mapping saves and restores the typos of its owner).
-    fn unknown(&mut self, keys: &[At<String>], known: &'static [&'static str], owner: &str) {
-        self.typos.clear();
-        for key in keys {
-            let meant = did_you_mean(&key.value, known.iter().copied());
-            let hint =
-                meant.map_or_else(String::new, |meant| format!(" (did you mean `{meant}`?)"));
-            self.typos.extend(meant);
-            self.problems.push(
-                Diagnostic::at(
-                    key.at,
-                    format!("unknown field `{}` in {owner}{hint}", key.value),
-                )
-                .with_hint(format!("the fields here are {}", known.join(", "))),
-            );
-        }
-    }
-
-    /// A mapping of the format that turned out to be something else.
-    fn not_a_mapping(&mut self, at: Pos, what: &str, found: &Loose, example: &str) {
-        self.error(
-            at,
-            format!(
-                "{what} must be a mapping ({example}), not {}",
-                found.describe()
-            ),
-        );
-    }
-
-    /// Text, from any scalar; `None` (reported) for a list, a mapping or nothing.
-    fn text(&mut self, owner: &str, field: &str, value: &At<Loose>) -> Option<String> {
-        match &value.value {
-            Loose::Text(text) | Loose::Number(text) => Some(text.clone()),
-            Loose::Bool(flag) => Some(flag.to_string()),
-            other => {
-                let found = other.describe();
-                self.error(
-                    value.at,
-                    format!("{}`{field}` must be text, not {found}", prefix(owner)),
-                );
-                None
-            }
-        }
-    }
-
-    /// A whole number from `least`; `None` (reported) for anything else.
-    fn number(&mut self, owner: &str, field: &str, value: &At<Loose>, least: u32) -> Option<u32> {
-        let parsed = match &value.value {
-            Loose::Number(text) => text.parse::<u32>().ok(),
-            _ => None,
-        };
-        match parsed {
-            Some(number) if number >= least => Some(number),
-            _ => {
-                let found = value.value.describe();
-                let from = if least > 0 {
-                    format!(" from {least}")
-                } else {
-                    String::new()
-                };
-                self.error(
-                    value.at,
-                    format!(
-                        "{}`{field}` must be a whole number{from}, not {found}",
-                        prefix(owner)
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    /// `true` or `false`; `None` (reported) for anything else.
-    fn flag(&mut self, owner: &str, field: &str, value: &At<Loose>) -> Option<bool> {
-        if let Loose::Bool(flag) = value.value {
-            return Some(flag);
-        }
-        let found = value.value.describe();
-        self.error(
-            value.at,
-            format!(
-                "{}`{field}` must be `true` or `false`, not {found}",
-                prefix(owner)
-            ),
-        );
-        None
-    }
-
-    /// The items of a list of text, reporting a value that is not a list or an item that is
-    /// not text.
-    fn texts(&mut self, owner: &str, field: &str, list: &At<List<At<Loose>>>) -> Vec<Named> {
-        if let Some(found) = &list.value.found {
-            let found = found.describe();
-            self.error(
-                list.at,
-                format!(
-                    "{}`{field}` must be a list, like `[a, b]`, not {found}",
-                    prefix(owner)
-                ),
-            );
-            return Vec::new();
-        }
-        let mut texts = Vec::with_capacity(list.value.items.len());
-        for item in &list.value.items {
-            match &item.value {
-                Loose::Text(text) | Loose::Number(text) => texts.push(named(text.clone(), item.at)),
-                other => {
-                    let found = other.describe();
-                    self.error(
-                        item.at,
-                        format!(
-                            "{}each of `{field}` must be text, not {found}",
-                            prefix(owner)
-                        ),
-                    );
-                }
-            }
-        }
-        texts
-    }
-
     fn header(&mut self, raw: &RawRunbook, file_stem: Option<&str>) -> Header {
         let id = self.required_text(raw.id.as_ref(), "", "id", FIRST, "the runbook has no `id`");
         let id_at = raw.id.as_ref().map(|value| value.at);
@@ -307,58 +155,6 @@ impl Builder {
         }
     }
 
-    fn required_text(
-        &mut self,
-        value: Option<&At<Loose>>,
-        owner: &str,
-        field: &str,
-        at: Pos,
-        message: &str,
-    ) -> String {
-        let Some(value) = value else {
-            self.missing(at, field, message);
-            return String::new();
-        };
-        match self.text(owner, field, value) {
-            Some(text) if text.trim().is_empty() => {
-                self.error(value.at, message.replace("has no", "has an empty"));
-                String::new()
-            }
-            Some(text) => text,
-            None => String::new(),
-        }
-    }
-
-    /// A word of a closed set, with a suggestion when it is misspelt.
-    fn word<W: Word + PartialEq>(
-        &mut self,
-        owner: &str,
-        value: &At<Loose>,
-        what: &str,
-    ) -> Option<W> {
-        let text = self.text(owner, what, value)?;
-        let parsed = W::parse(&text);
-        if parsed.is_none() {
-            let names = W::ALL.iter().map(|(name, _)| *name);
-            let hint = suggestion(&text, names.clone());
-            let all: Vec<_> = names.collect();
-            let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                "an"
-            } else {
-                "a"
-            };
-            let message = match owner {
-                "" => format!("unknown {what} `{text}`{hint}"),
-                owner => format!("{owner} has unknown {what} `{text}`{hint}"),
-            };
-            self.problems.push(
-                Diagnostic::at(value.at, message)
-                    .with_hint(format!("{article} {what} is one of {}", all.join(", "))),
-            );
-        }
-        parsed
-    }
-
     fn start(&mut self, raw: &RawRunbook) -> Edge {
         let broken = Edge {
             label: EdgeLabel::Start,
@@ -399,121 +195,6 @@ impl Builder {
             nodes.push(built);
         }
         nodes
-    }
-
-    fn inputs(&mut self, entries: &At<Entries<RawInput>>, node: Option<&NodeId>) -> Vec<Input> {
-        if let Some(found) = &entries.value.found {
-            let what = match node {
-                Some(node) => format!("node `{node}`: `fields`"),
-                None => "`inputs`".to_owned(),
-            };
-            self.not_a_mapping(entries.at, &what, found, "name: { prompt: ..., type: ... }");
-            return Vec::new();
-        }
-
-        let saved = std::mem::take(&mut self.typos);
-        let mut inputs = Vec::with_capacity(entries.value.entries.len());
-        for (name, raw) in &entries.value.entries {
-            let owner = match node {
-                Some(node) => format!("field `{}` of node `{node}`", name.value),
-                None => format!("input `{}`", name.value),
-            };
-            if !is_identifier(&name.value, '_') {
-                let what = if node.is_some() { "field" } else { "input" };
-                let whose = node.map_or_else(String::new, |node| format!(" of node `{node}`"));
-                self.error(
-                    name.at,
-                    format!(
-                        "{what} name `{}`{whose} must be lowercase words joined by `_`",
-                        name.value
-                    ),
-                );
-            }
-            inputs.push(self.input(&name.value, name.at, raw, &owner, node.is_some()));
-        }
-        self.typos = saved;
-        inputs
-    }
-
-    fn input(&mut self, name: &str, at: Pos, raw: &RawInput, owner: &str, is_field: bool) -> Input {
-        let mut input = Input {
-            name: name.to_owned(),
-            prompt: String::new(),
-            kind: InputKind::Text,
-            required: true,
-        };
-        if let Some(found) = &raw.found {
-            self.not_a_mapping(at, owner, found, "`prompt: ...`, `type: ...`");
-            return input;
-        }
-        self.unknown(&raw.unknown, INPUT_FIELDS, owner);
-
-        let missing = format!("{owner} has no `prompt`");
-        input.prompt = self.required_text(raw.prompt.as_ref(), owner, "prompt", at, &missing);
-        input.kind = self.input_kind(raw, owner, is_field, at);
-        input.required = raw
-            .required
-            .as_ref()
-            .and_then(|required| self.flag(owner, "required", required))
-            .unwrap_or(true);
-        input
-    }
-
-    fn input_kind(&mut self, raw: &RawInput, owner: &str, allow_kcv: bool, at: Pos) -> InputKind {
-        let word = match &raw.kind {
-            Some(kind) => self
-                .text(owner, "type", kind)
-                .unwrap_or_else(|| "text".to_owned()),
-            None => "text".to_owned(),
-        };
-        let kind = match word.as_str() {
-            "text" => InputKind::Text,
-            "number" => InputKind::Number,
-            "boolean" => InputKind::Boolean,
-            "date" => InputKind::Date,
-            "kcv" if allow_kcv => InputKind::Kcv,
-            "choice" => InputKind::Choice(Vec::new()),
-            other => {
-                let mut known = vec!["text", "number", "boolean", "date", "choice"];
-                if allow_kcv {
-                    known.push("kcv");
-                }
-                let hint = suggestion(other, known.iter().copied());
-                let at = raw.kind.as_ref().map_or(at, |kind| kind.at);
-                self.problems.push(
-                    Diagnostic::at(at, format!("{owner} has unknown type `{other}`{hint}"))
-                        .with_hint(format!("a type is one of {}", known.join(", "))),
-                );
-                InputKind::Text
-            }
-        };
-
-        let choices = raw.choices.as_ref().map(|choices| {
-            let shaped = choices.value.found.is_none();
-            (choices.at, shaped, self.texts(owner, "choices", choices))
-        });
-        match (kind, choices) {
-            (_, Some((_, false, _))) => InputKind::Text,
-            (InputKind::Choice(_), Some((_, _, choices))) if choices.len() >= 2 => {
-                InputKind::Choice(choices.into_iter().map(|choice| choice.name).collect())
-            }
-            (InputKind::Choice(_), Some((at, _, _))) => {
-                self.error(at, format!("{owner} needs at least two `choices`"));
-                InputKind::Text
-            }
-            (InputKind::Choice(_), None) => {
-                self.error(at, format!("{owner} is a `choice` but lists no `choices`"));
-                InputKind::Text
-            }
-            (_, Some((at, _, _))) => {
-                self.error(
-                    at,
-                    format!("{owner} has `choices` but is not of type `choice`"),
-                );
-                InputKind::Text
-            }
-            (kind, None) => kind,
-        }
     }
 
     fn node(&mut self, id: &At<String>, raw: &RawNode, position: usize) -> Node {
@@ -576,20 +257,6 @@ impl Builder {
         node
     }
 
-    fn duration(&mut self, owner: &str, field: &str, value: &At<Loose>) -> Option<SignedDuration> {
-        let text = self.text(owner, field, value)?;
-        match parse_duration(&text) {
-            Ok(duration) => Some(duration),
-            Err(reason) => {
-                self.problems.push(
-                    Diagnostic::at(value.at, format!("{owner}: `{field}: {text}`: {reason}"))
-                        .with_hint("write an ISO 8601 duration, like `PT30M`, `PT4H` or `P1D`"),
-                );
-                None
-            }
-        }
-    }
-
     /// `max_visits` and `on_exhausted`. When only one of them is there the node still counts as
     /// bounded (with a broken edge, or a placeholder count), so no loop is reported as
     /// unbounded for what is one mistake.
@@ -623,30 +290,6 @@ impl Builder {
                 )
             }
             (None, None) => (None, None),
-        }
-    }
-
-    /// An edge to the node `target` names; a broken one if it names none.
-    fn edge(&mut self, owner: &str, field: &str, label: EdgeLabel, target: &At<Loose>) -> Edge {
-        match &target.value {
-            Loose::Text(text) | Loose::Number(text) if !text.is_empty() => Edge {
-                label,
-                target: NodeId(text.clone()),
-                at: target.at,
-            },
-            Loose::Bool(flag) => Edge {
-                label,
-                target: NodeId(flag.to_string()),
-                at: target.at,
-            },
-            other => {
-                let found = other.describe();
-                self.error(
-                    target.at,
-                    format!("{}`{field}` must name a node, not {found}", prefix(owner)),
-                );
-                broken(label, target.at)
-            }
         }
     }
 
@@ -999,14 +642,6 @@ fn present_fields(raw: &RawNode) -> Vec<(&'static str, Pos)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_are_iso_8601_and_positive() {
-        assert_eq!(parse_duration("PT30M"), Ok(SignedDuration::from_mins(30)));
-        assert_eq!(parse_duration("P1D"), Ok(SignedDuration::from_hours(24)));
-        assert!(parse_duration("PT0S").is_err());
-        assert!(parse_duration("half an hour").is_err());
-    }
 
     #[test]
     fn identifiers_are_lowercase_words() {
