@@ -44,15 +44,26 @@ pub fn check(
     problems
 }
 
+/// How many broken edges get a "did you mean" hint.
+const HINTED: usize = 20;
+
 /// Edges that name a node that does not exist. An empty target is a field the build already
 /// reported as missing or not a node id.
 fn edges_land(runbook: &Runbook, problems: &mut Vec<Diagnostic>) {
     let names = || runbook.nodes.iter().map(|node| node.id.as_str());
+    let mut hinted = 0;
     let mut dangling = |from: Option<&Node>, edge: &Edge| {
         if edge.target.as_str().is_empty() || runbook.node(&edge.target).is_some() {
             return;
         }
-        let hint = suggestion(edge.target.as_str(), names());
+        // Each hint compares with every node id: a file of nothing but broken edges gets hints
+        // for its first ones only, so that checking it stays fast.
+        hinted += 1;
+        let hint = if hinted <= HINTED {
+            suggestion(edge.target.as_str(), names())
+        } else {
+            String::new()
+        };
         let message = match from {
             Some(node) => format!(
                 "node `{}` points to `{}`, which does not exist{hint}",
@@ -84,9 +95,12 @@ fn reachability(
         .start()
         .map(|start| graph.reachable_from(&[start], |_| true))
         .filter(|reached| !reached[graph.unknown()]);
+    let mut unknown_kind = vec![false; runbook.nodes.len()];
+    for &at in unknown_kinds {
+        unknown_kind[at] = true;
+    }
     let mut finishes: Vec<usize> = (0..runbook.nodes.len())
-        .filter(|&at| matches!(runbook.nodes[at].kind, NodeKind::End { .. }))
-        .filter(|at| !unknown_kinds.contains(at))
+        .filter(|&at| matches!(runbook.nodes[at].kind, NodeKind::End { .. }) && !unknown_kind[at])
         .collect();
     finishes.push(graph.unknown());
     let to_end = graph.reaching(&finishes);

@@ -31,13 +31,16 @@ use super::source::{SourceMap, offset_of};
 use crate::catalog;
 use handlebars::{Handlebars, Template};
 use serde_json::Value;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::{HashMap, HashSet};
 use uses::{Found, Reference, collect, unclosed};
 
 /// The fields of `incident` that every template may use.
 pub const INCIDENT_FIELDS: &[&str] =
     &["id", "opened", "initiator", "rehearsal", "runbook", "title"];
+
+/// How many references to missing nodes get a "did you mean" hint.
+const HINTED: usize = 20;
 
 /// How many vertices after a value's producer are searched before a full search is made.
 const NEARBY: usize = 64;
@@ -74,6 +77,7 @@ pub fn check(runbook: &Runbook, graph: &Graph, source: &str, problems: &mut Vec<
         map: SourceMap::new(source),
         searches: Vec::new(),
         templates: 0,
+        hints: Cell::new(0),
         problems,
     };
     for (at, node) in runbook.nodes.iter().enumerate() {
@@ -125,6 +129,8 @@ struct Checker<'a> {
     searches: Vec<Search>,
     /// How many templates were read so far.
     templates: usize,
+    /// How many names of missing nodes were looked up for a hint.
+    hints: Cell<usize>,
     problems: &'a mut Vec<Diagnostic>,
 }
 
@@ -321,7 +327,13 @@ impl Checker<'_> {
         let node = node.ok_or_else(|| (format!("which needs a node id: `{root}.NODE`"), None))?;
         let names = || self.runbook.nodes.iter().map(|n| n.id.as_str());
         let Some(producer) = self.runbook.position(&NodeId(node.to_owned())) else {
-            let hint = suggestion(node, names());
+            // A hint compares with every node id: only the first ones get one.
+            self.hints.set(self.hints.get() + 1);
+            let hint = if self.hints.get() <= HINTED {
+                suggestion(node, names())
+            } else {
+                String::new()
+            };
             return Err((format!("but there is no node `{node}`{hint}"), None));
         };
         let plain = |message: String| (message, None);
