@@ -12,6 +12,8 @@ mod value;
 pub use value::parse_duration;
 
 use super::diagnostic::{Diagnostic, suggestion};
+use super::source::SourceMap;
+use std::cell::OnceCell;
 use super::model::{
     Action, Edge, EdgeLabel, Header, Named, Node, NodeId, NodeKind, Outcome, Param, Phase, Pos,
     Requirement, Runbook, Severity, Template,
@@ -31,8 +33,14 @@ pub struct Built {
 }
 
 /// Turns a raw runbook into the model and the list of everything wrong with it.
-pub fn build(raw: &RawRunbook, file_stem: Option<&str>) -> Built {
-    let mut builder = Builder::default();
+pub fn build(raw: &RawRunbook, file_stem: Option<&str>, source: &str) -> Built {
+    let mut builder = Builder {
+        source,
+        map: OnceCell::new(),
+        problems: Vec::new(),
+        unknown_kinds: Vec::new(),
+        typos: Vec::new(),
+    };
     builder.unknown(&raw.unknown, RUNBOOK_FIELDS, "the runbook");
 
     let header = builder.header(raw, file_stem);
@@ -74,8 +82,11 @@ fn is_identifier(name: &str, separator: char) -> bool {
         && !name.ends_with(separator)
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'s> {
+    /// The file's text, for the positions of unknown keys.
+    source: &'s str,
+    /// Its lines, found when first needed.
+    map: OnceCell<SourceMap<'s>>,
     problems: Vec<Diagnostic>,
     unknown_kinds: Vec<usize>,
     /// The fields the unknown keys of the mapping being built were likely meant to be: a
@@ -83,7 +94,7 @@ struct Builder {
     typos: Vec<&'static str>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn header(&mut self, raw: &RawRunbook, file_stem: Option<&str>) -> Header {
         let id = self.required_text(raw.id.as_ref(), "", "id", FIRST, "the runbook has no `id`");
         let id_at = raw.id.as_ref().map(|value| value.at);
@@ -191,7 +202,7 @@ impl Builder {
         }
         let mut nodes = Vec::with_capacity(entries.value.entries.len());
         for (id, node) in &entries.value.entries {
-            let built = self.node(id, &node.value, nodes.len());
+            let built = self.node(id, node, nodes.len());
             nodes.push(built);
         }
         nodes

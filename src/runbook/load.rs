@@ -76,7 +76,7 @@ pub fn parse(
         return Err(vec![Diagnostic::at(FIRST, message).with_hint(hint)]);
     }
 
-    let built = build(&raw, file_stem);
+    let built = build(&raw, file_stem, source);
     drop(raw);
     let mut problems = built.problems;
     problems.extend(check(&built.runbook, &built.unknown_kinds, context, source));

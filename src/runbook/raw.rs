@@ -233,7 +233,7 @@ impl Keyed for RawInput {}
 impl Keyed for At<Loose> {}
 impl Keyed for At<serde_json::Value> {}
 
-impl Keyed for At<RawNode> {
+impl Keyed for RawNode {
     fn reading(key: &str) {
         READING.with(|reading| reading.borrow_mut().pending = Some(key.to_owned()));
     }
@@ -440,7 +440,8 @@ macro_rules! mapping {
         #[derive(Debug, Default)]
         pub struct $name {
             $($(#[$field_meta])* pub $field: $type,)*
-            /// Keys the format does not know here, with their positions.
+            /// Keys the format does not know here, each with the position of its value (the
+            /// keys of a mapping are read without positions, which is what makes reading fast).
             pub unknown: Vec<At<String>>,
             /// What the value was when it was not a mapping.
             pub found: Option<Loose>,
@@ -453,12 +454,12 @@ macro_rules! mapping {
             fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
                 <Self as Track>::enter();
                 let mut raw = Self::default();
-                while let Some(key) = map.next_key::<At<Word>>()? {
-                    match key.value.0.as_str() {
+                while let Some(Word(key)) = map.next_key::<Word>()? {
+                    match key.as_str() {
                         $($key => raw.$field = map.next_value()?,)*
                         _ => {
-                            map.next_value::<IgnoredAny>()?;
-                            raw.unknown.push(At { value: key.value.0, at: key.at });
+                            let value = map.next_value::<At<IgnoredAny>>()?;
+                            raw.unknown.push(At { value: key, at: value.at });
                         }
                     }
                 }
@@ -498,7 +499,7 @@ mapping! {
         ceremony = "ceremony": Field,
         inputs = "inputs": Option<At<Entries<RawInput>>>,
         start = "start": Field,
-        nodes = "nodes": Option<At<Entries<At<RawNode>>>>,
+        nodes = "nodes": Option<At<Entries<RawNode>>>,
     }
 }
 

@@ -53,6 +53,19 @@ impl<'s> SourceMap<'s> {
         self.position(cursor, width)
     }
 
+    /// The position of `key`, the key whose value starts at `value`: the last place it is
+    /// written before the value.
+    pub fn key_before(&self, value: Pos, key: &str) -> Pos {
+        let width = key.chars().count();
+        let Some(end) = self.byte_of(value) else {
+            return value;
+        };
+        match self.source[..end].rfind(key) {
+            Some(found) => self.position(found, width),
+            None => value,
+        }
+    }
+
     /// Where `wanted` next appears from `cursor`, within a few characters.
     fn find(&self, cursor: usize, wanted: char) -> Option<usize> {
         self.source[cursor..]

@@ -5,7 +5,7 @@ use crate::runbook::diagnostic::{Diagnostic, suggestion};
 use crate::runbook::model::{Input, InputKind, NodeId, Pos};
 use crate::runbook::raw::{At, Entries, INPUT_FIELDS, RawInput};
 
-impl Builder {
+impl Builder<'_> {
     pub(super) fn inputs(
         &mut self,
         entries: &At<Entries<RawInput>>,

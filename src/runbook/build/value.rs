@@ -6,6 +6,7 @@ use super::{Builder, broken, named};
 use crate::runbook::diagnostic::{Diagnostic, did_you_mean, suggestion};
 use crate::runbook::model::{Edge, EdgeLabel, Named, NodeId, Pos, Word};
 use crate::runbook::raw::{At, List, Loose};
+use crate::runbook::source::SourceMap;
 use jiff::{SignedDuration, Span, SpanRelativeTo};
 
 /// Parses an ISO 8601 duration such as `PT30M` or `P1D` (a day counts as 24 hours).
@@ -31,7 +32,7 @@ pub(super) fn prefix(owner: &str) -> String {
     }
 }
 
-impl Builder {
+impl Builder<'_> {
     pub(super) fn error(&mut self, at: Pos, message: impl Into<String>) {
         self.problems.push(Diagnostic::at(at, message));
     }
@@ -57,9 +58,14 @@ impl Builder {
             let hint =
                 meant.map_or_else(String::new, |meant| format!(" (did you mean `{meant}`?)"));
             self.typos.extend(meant);
+            let source = self.source;
+            let at = self
+                .map
+                .get_or_init(|| SourceMap::new(source))
+                .key_before(key.at, &key.value);
             self.problems.push(
                 Diagnostic::at(
-                    key.at,
+                    at,
                     format!("unknown field `{}` in {owner}{hint}", key.value),
                 )
                 .with_hint(format!("the fields here are {}", known.join(", "))),
