@@ -12,8 +12,6 @@ mod value;
 pub use value::parse_duration;
 
 use super::diagnostic::{Diagnostic, suggestion};
-use super::source::SourceMap;
-use std::cell::OnceCell;
 use super::model::{
     Action, Edge, EdgeLabel, Header, Named, Node, NodeId, NodeKind, Outcome, Param, Phase, Pos,
     Requirement, Runbook, Severity, Template,
@@ -22,6 +20,8 @@ use super::raw::{
     At, Entries, Loose, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawNode, RawRequire,
     RawRunbook,
 };
+use super::source::SourceMap;
+use std::cell::OnceCell;
 
 /// What the build made of a file: the model, with placeholders where the file is wrong, and
 /// everything wrong with it.

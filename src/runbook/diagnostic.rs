@@ -85,7 +85,6 @@ impl Report {
             diagnostics,
         }
     }
-
 }
 
 /// The lines of a text, found once so that many diagnostics can each show theirs.
