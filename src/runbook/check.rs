@@ -4,44 +4,66 @@
 //! every loop must be bounded and pass through a decision; a destructive action must be
 //! preceded by an approval on every path; actions must match the catalog; names of
 //! environments, roles, groups and templates must exist in the policies that define them.
-//! Templates are checked in [`super::template`]. Every check runs in time linear in the size
-//! of the graph, except the template check, which walks once per node that templates name.
+//! Templates are checked in [`super::template`].
+//!
+//! The checks run on whatever [`super::build`] could make of the file. A broken edge (missing,
+//! or naming no node) leads to the graph's unknown vertex: it may lead anywhere, so no node is
+//! called unreachable while one is reachable from `start`, and a node that reaches one is not
+//! called a dead end; the other checks use the edges that are there. Without a `start`, the
+//! checks that walk from it are skipped. Each check is linear in the size of the walk graph,
+//! or nearly (the dominator tree is O(E log V)).
 
 use super::context::Context;
 use super::diagnostic::{Diagnostic, suggestion};
-use super::graph::Graph;
+use super::graph::{Graph, Vertex};
 use super::model::{Edge, Named, Node, NodeKind, Param, Runbook};
 use super::template;
 use crate::catalog::{self, ActionSpec, ParamKind};
 use serde_json::Value;
 
-/// Every problem of a built runbook.
-pub fn check(runbook: &Runbook, context: &Context) -> Vec<Diagnostic> {
+/// Every problem of a built runbook, beyond those of its fields. `unknown_kinds` lists the
+/// nodes whose kind could not be read; `source` is the file's text, for positions inside
+/// templates.
+pub fn check(
+    runbook: &Runbook,
+    unknown_kinds: &[usize],
+    context: &Context,
+    source: &str,
+) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     edges_land(runbook, &mut problems);
-    if !problems.is_empty() {
-        // The graph below would be built on edges to nowhere; the rest waits for a fix.
-        return problems;
-    }
 
-    let graph = Graph::new(runbook);
-    reachability(runbook, &graph, &mut problems);
+    let graph = Graph::new(runbook, unknown_kinds);
+    reachability(runbook, &graph, unknown_kinds, &mut problems);
     loops(runbook, &graph, &mut problems);
     approvals_before_destruction(runbook, &graph, &mut problems);
     for node in &runbook.nodes {
         references(node, context, &mut problems);
     }
-    template::check(runbook, &graph, &mut problems);
+    template::check(runbook, &graph, source, &mut problems);
     problems
 }
 
+/// How many broken edges get a "did you mean" hint.
+const HINTED: usize = 20;
+
+/// Edges that name a node that does not exist. An empty target is a field the build already
+/// reported as missing or not a node id.
 fn edges_land(runbook: &Runbook, problems: &mut Vec<Diagnostic>) {
     let names = || runbook.nodes.iter().map(|node| node.id.as_str());
+    let mut hinted = 0;
     let mut dangling = |from: Option<&Node>, edge: &Edge| {
-        if runbook.node(&edge.target).is_some() {
+        if edge.target.as_str().is_empty() || runbook.node(&edge.target).is_some() {
             return;
         }
-        let hint = suggestion(edge.target.as_str(), names());
+        // Each hint compares with every node id: a file of nothing but broken edges gets hints
+        // for its first ones only, so that checking it stays fast.
+        hinted += 1;
+        let hint = if hinted <= HINTED {
+            suggestion(edge.target.as_str(), names())
+        } else {
+            String::new()
+        };
         let message = match from {
             Some(node) => format!(
                 "node `{}` points to `{}`, which does not exist{hint}",
@@ -63,15 +85,28 @@ fn edges_land(runbook: &Runbook, problems: &mut Vec<Diagnostic>) {
     }
 }
 
-fn reachability(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
-    let from_start = graph.reachable_from(&[graph.start()], |_| true);
-    let ends: Vec<usize> = (0..runbook.nodes.len())
-        .filter(|&at| matches!(runbook.nodes[at].kind, NodeKind::End { .. }))
+fn reachability(
+    runbook: &Runbook,
+    graph: &Graph,
+    unknown_kinds: &[usize],
+    problems: &mut Vec<Diagnostic>,
+) {
+    let from_start = graph
+        .start()
+        .map(|start| graph.reachable_from(&[start], |_| true))
+        .filter(|reached| !reached[graph.unknown()]);
+    let mut unknown_kind = vec![false; runbook.nodes.len()];
+    for &at in unknown_kinds {
+        unknown_kind[at] = true;
+    }
+    let mut finishes: Vec<usize> = (0..runbook.nodes.len())
+        .filter(|&at| matches!(runbook.nodes[at].kind, NodeKind::End { .. }) && !unknown_kind[at])
         .collect();
-    let to_end = graph.reaching(&ends);
+    finishes.push(graph.unknown());
+    let to_end = graph.reaching(&finishes);
 
     for (at, node) in runbook.nodes.iter().enumerate() {
-        if !from_start[at] {
+        if from_start.as_ref().is_some_and(|reached| !reached[at]) {
             problems.push(Diagnostic::at(
                 node.at,
                 format!(
@@ -93,14 +128,19 @@ fn reachability(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>
 
 /// Every cycle must pass through a decision, and must be bounded by a node with `max_visits`.
 ///
-/// A walk that goes on forever enters some node infinitely often. Nodes with `max_visits` can
-/// only be entered so many times; after that an edge into one leads to its `on_exhausted`
-/// node instead. So the walk is bounded exactly when the unbounded nodes, with edges into a
-/// bounded node redirected to its `on_exhausted` target, form no cycle.
+/// A walk that goes on forever enters some node infinitely often. A node with `max_visits`
+/// can only be entered so many times; after that an edge into it leads on to its
+/// `on_exhausted` node instead, and on along that node's `on_exhausted` while it is used up
+/// too (the walk graph's gates). So the walk is bounded exactly when the unbounded nodes, the
+/// gates and the success vertices, with gates only passing on, form no cycle.
 fn loops(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
+    let node = |vertex: usize| match graph.vertex(vertex) {
+        Vertex::Node(at) => Some(&runbook.nodes[at]),
+        _ => None,
+    };
     let without_decisions = graph.cycles(
-        |at| !matches!(runbook.nodes[at].kind, NodeKind::Decision { .. }),
-        false,
+        |vertex| node(vertex).is_none_or(|node| !matches!(node.kind, NodeKind::Decision { .. })),
+        true,
     );
     for cycle in without_decisions {
         let first = &runbook.nodes[cycle[0]];
@@ -109,7 +149,7 @@ fn loops(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
                 first.at,
                 format!(
                     "loop {} has no decision: nothing could ever leave it",
-                    describe(runbook, &cycle)
+                    graph.describe(runbook, &cycle, true)
                 ),
             )
             .with_hint("a loop must pass through a `decision` node that offers a way out"),
@@ -123,7 +163,7 @@ fn loops(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
                 first.at,
                 format!(
                     "the `on_exhausted` nodes {} lead round in a circle",
-                    describe(runbook, &chain)
+                    graph.describe(runbook, &chain, true)
                 ),
             )
             .with_hint(
@@ -132,13 +172,19 @@ fn loops(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
         );
     }
 
-    let unbounded = graph.cycles(|at| runbook.nodes[at].max_visits.is_none(), true);
+    let unbounded = graph.cycles(
+        |vertex| node(vertex).is_none_or(|node| node.max_visits.is_none()),
+        false,
+    );
     for cycle in unbounded {
         let first = &runbook.nodes[cycle[0]];
         problems.push(
             Diagnostic::at(
                 first.at,
-                format!("loop {} is unbounded", describe(runbook, &cycle)),
+                format!(
+                    "loop {} is unbounded",
+                    graph.describe(runbook, &cycle, true)
+                ),
             )
             .with_hint(
                 "give one node of the loop `max_visits` and an `on_exhausted` node to go to after",
@@ -147,20 +193,19 @@ fn loops(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
     }
 }
 
-fn describe(runbook: &Runbook, cycle: &[usize]) -> String {
-    let names: Vec<String> = cycle
-        .iter()
-        .map(|&at| format!("`{}`", runbook.nodes[at].id))
-        .collect();
-    format!("{} → {}", names.join(" → "), names[0])
-}
-
+/// A destructive action must not be reachable from `start` without entering an approval node.
+/// A bounded approval's gate counts as no approval: once its visits are used up the walk
+/// passes it by to its `on_exhausted` node.
 fn approvals_before_destruction(runbook: &Runbook, graph: &Graph, problems: &mut Vec<Diagnostic>) {
-    let is_approval = |at: usize| matches!(runbook.nodes[at].kind, NodeKind::Approval { .. });
-    if is_approval(graph.start()) {
+    let Some(start) = graph.start() else { return };
+    let is_approval = |vertex: usize| {
+        matches!(graph.vertex(vertex),
+            Vertex::Node(at) if matches!(runbook.nodes[at].kind, NodeKind::Approval { .. }))
+    };
+    if is_approval(start) {
         return;
     }
-    let unguarded = graph.reachable_from(&[graph.start()], |at| !is_approval(at));
+    let unguarded = graph.reachable_from(&[start], |vertex| !is_approval(vertex));
 
     for (at, node) in runbook.nodes.iter().enumerate() {
         let NodeKind::Action(action) = &node.kind else {
@@ -171,12 +216,21 @@ fn approvals_before_destruction(runbook: &Runbook, graph: &Graph, problems: &mut
             continue;
         }
         let path = graph
-            .path(graph.start(), at, |step| !is_approval(step))
+            .path(start, at, |vertex| !is_approval(vertex))
             .unwrap_or_default();
-        let path: Vec<&str> = path
-            .iter()
-            .map(|&step| runbook.nodes[step].id.as_str())
-            .collect();
+        let passed_by = path.iter().find_map(|&vertex| match graph.vertex(vertex) {
+            Vertex::Gate(gate) if matches!(runbook.nodes[gate].kind, NodeKind::Approval { .. }) => {
+                Some(&runbook.nodes[gate].id)
+            }
+            _ => None,
+        });
+        let hint = match passed_by {
+            Some(approval) => format!(
+                "once the visits of approval `{approval}` are used up the walk passes it by to its \
+                 `on_exhausted` node, with no fresh approval; send `on_exhausted` elsewhere"
+            ),
+            None => "put an `approval` node on every path from `start` to it".to_owned(),
+        };
         problems.push(
             Diagnostic::at(
                 action.run.at,
@@ -184,10 +238,10 @@ fn approvals_before_destruction(runbook: &Runbook, graph: &Graph, problems: &mut
                     "node `{}` runs `{}`, which destroys keys, but can be reached without an approval: {}",
                     node.id,
                     action.run.name,
-                    path.join(" → ")
+                    graph.describe(runbook, &path, false)
                 ),
             )
-            .with_hint("put an `approval` node on every path from `start` to it"),
+            .with_hint(hint),
         );
     }
 }
@@ -208,7 +262,14 @@ fn references(node: &Node, context: &Context, problems: &mut Vec<Diagnostic>) {
                             node.id, action.run.name
                         ),
                     )
-                    .with_hint("`custos actions` lists the catalog"),
+                    .with_hint(format!(
+                        "the catalog has {}",
+                        catalog::ACTIONS
+                            .iter()
+                            .map(|spec| spec.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 );
             }
         },

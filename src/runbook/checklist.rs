@@ -5,8 +5,8 @@
 //! have boxes to tick, approvals have signature lines, and a ceremony gets a participants
 //! table and a closing signature block for the record kept under dual custody.
 
-use super::graph::Graph;
-use super::model::{EdgeLabel, InputKind, NodeKind, Runbook, Word};
+use super::model::{InputKind, NodeKind, Runbook, Word};
+use super::paper::paper;
 use std::collections::VecDeque;
 use std::fmt::Write;
 
@@ -36,7 +36,7 @@ pub fn checklist(runbook: &Runbook, sha256: &str) -> String {
         }
         let _ = writeln!(out, "*{}*\n", facts.join(" · "));
         if let Some(guidance) = &node.guidance {
-            let _ = writeln!(out, "{}\n", placeholders(guidance.text.trim_end()));
+            let _ = writeln!(out, "{}\n", paper(guidance.text.trim_end()));
         }
         body(runbook, &number, at, &mut out);
     }
@@ -205,23 +205,23 @@ fn footer(runbook: &Runbook, out: &mut String) {
     );
 }
 
-/// Node positions in the order a breadth-first walk from `start` first meets them.
+/// Node positions in the order a breadth-first walk from `start` first meets them, following
+/// the file's edges (`on_exhausted` last), then any node the walk never meets.
 fn walk_order(runbook: &Runbook) -> Vec<usize> {
-    let graph = Graph::new(runbook);
     let mut seen = vec![false; runbook.nodes.len()];
     let mut order = Vec::with_capacity(runbook.nodes.len());
-    let mut queue = VecDeque::from([graph.start()]);
-    seen[graph.start()] = true;
+    let mut queue = VecDeque::new();
+    if let Some(start) = runbook.position(&runbook.start.target) {
+        seen[start] = true;
+        queue.push_back(start);
+    }
 
     while let Some(at) = queue.pop_front() {
         order.push(at);
-        let mut next: Vec<(usize, bool)> = graph
-            .successors(at)
-            .map(|(to, label)| (to, *label == EdgeLabel::Exhausted))
-            .collect();
-        // petgraph lists edges newest first; the file's order reads better.
-        next.reverse();
-        for (to, _) in next {
+        for edge in runbook.nodes[at].edges() {
+            let Some(to) = runbook.position(&edge.target) else {
+                continue;
+            };
             if !seen[to] {
                 seen[to] = true;
                 queue.push_back(to);

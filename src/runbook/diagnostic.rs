@@ -85,16 +85,26 @@ impl Report {
             diagnostics,
         }
     }
+}
 
-    fn line(&self, number: u32) -> Option<&str> {
+/// The lines of a text, found once so that many diagnostics can each show theirs.
+struct Lines<'a>(Vec<&'a str>);
+
+impl<'a> Lines<'a> {
+    fn new(source: &'a str) -> Self {
+        Self(source.lines().collect())
+    }
+
+    fn get(&self, number: u32) -> Option<&'a str> {
         let index = usize::try_from(number).ok()?.checked_sub(1)?;
-        self.source.lines().nth(index)
+        self.0.get(index).copied()
     }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         let path = self.path.display();
+        let lines = Lines::new(&self.source);
         for diagnostic in &self.diagnostics {
             let Some(at) = diagnostic.at.filter(|at| at.line > 0) else {
                 writeln!(formatter, "{path}: {}", diagnostic.message)?;
@@ -108,7 +118,7 @@ impl fmt::Display for Report {
                 at.line, at.column, diagnostic.message
             )?;
             let gutter = at.line.to_string().len();
-            if let Some(line) = self.line(at.line) {
+            if let Some(line) = lines.get(at.line) {
                 let indent: String = line
                     .chars()
                     .take(at.column.saturating_sub(1) as usize)
@@ -146,10 +156,14 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let close = |candidate: &str| 2.max(candidate.len() / 4);
+    let length = word.chars().count();
     candidates
         .into_iter()
+        // The distance is at least the difference in length: skip the far ones cheaply.
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= close(candidate))
         .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
-        .filter(|&(distance, candidate)| distance <= 2.max(candidate.len() / 4) && distance > 0)
+        .filter(|&(distance, candidate)| distance <= close(candidate) && distance > 0)
         .min_by_key(|&(distance, _)| distance)
         .map(|(_, candidate)| candidate)
 }

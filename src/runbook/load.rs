@@ -2,21 +2,17 @@
 //!
 //! Whatever the bytes, loading returns a model or a [`Report`]; it never panics. A file that
 //! is not YAML, or repeats a key, stops at the first such problem, since past it the structure
-//! is unknown. Unknown fields are all listed at once, from an outline of the file's keys.
+//! is unknown. Everything else (unknown fields, values of the wrong type, misspelt words,
+//! graph and template problems) is reported together.
 
 use super::build::build;
 use super::check::check;
 use super::context::Context;
-use super::diagnostic::{Diagnostic, Report, suggestion};
-use super::model::Runbook;
-use super::raw::{
-    INPUT_FIELDS, NODE_FIELDS, REQUIRE_FIELDS, RUNBOOK_FIELDS, RawRunbook, Word, position,
-};
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{Budget, Options, Spanned};
+use super::diagnostic::{Diagnostic, Report};
+use super::model::{Pos, Runbook};
+use super::raw::{self, RawRunbook};
+use serde_saphyr::{Budget, Options};
 use sha2::{Digest, Sha256};
-use std::fmt;
 use std::path::Path;
 
 /// The largest runbook file custos reads, far above any real one.
@@ -71,26 +67,32 @@ pub fn parse(
     file_stem: Option<&str>,
     context: &Context,
 ) -> Result<Runbook, Vec<Diagnostic>> {
-    let raw: RawRunbook = match serde_saphyr::from_str_with_options(source, options(source)) {
-        Ok(raw) => raw,
-        Err(error) => {
-            let unknown = unknown_fields(source);
-            return Err(if unknown.is_empty() {
-                vec![yaml_problem(&error)]
-            } else {
-                unknown
-            });
-        }
-    };
+    raw::start_reading();
+    let raw: RawRunbook = serde_saphyr::from_str_with_options(source, options(source))
+        .map_err(|error| vec![yaml_problem(&error)])?;
+    if let Some(found) = &raw.found {
+        let message = format!("a runbook must be a mapping, not {}", found.describe());
+        let hint = "a runbook is a YAML mapping: `id: ...`, `title: ...`, `nodes: ...`";
+        return Err(vec![Diagnostic::at(FIRST, message).with_hint(hint)]);
+    }
 
-    let runbook = build(&raw, file_stem)?;
-    let problems = check(&runbook, context);
+    let built = build(&raw, file_stem, source);
+    drop(raw);
+    let mut problems = built.problems;
+    problems.extend(check(&built.runbook, &built.unknown_kinds, context, source));
     if problems.is_empty() {
-        Ok(runbook)
+        Ok(built.runbook)
     } else {
         Err(problems)
     }
 }
+
+/// Line 1, column 1.
+const FIRST: Pos = Pos {
+    line: 1,
+    column: 1,
+    width: 1,
+};
 
 /// Strict YAML: duplicate keys are errors, only `true` and `false` are booleans, and the
 /// budget grows with the file so that large generated runbooks still load.
@@ -107,160 +109,11 @@ fn options(source: &str) -> Options {
     }
 }
 
+/// What stopped YAML itself, naming the node it happened in when there is one.
 fn yaml_problem(error: &serde_saphyr::Error) -> Diagnostic {
-    let diagnostic = Diagnostic::from_yaml(error);
-    let first_line = diagnostic.at.is_some_and(|at| at.line == 1);
-    if first_line && diagnostic.message.starts_with("expected mapping") {
-        let hint = "a runbook is a YAML mapping: `id: ...`, `title: ...`, `nodes: ...`";
-        return diagnostic.with_hint(hint);
+    let mut diagnostic = Diagnostic::from_yaml(error);
+    if let Some(node) = raw::node_being_read() {
+        diagnostic.message = format!("node `{node}`: {}", diagnostic.message);
     }
     diagnostic
-}
-
-/// Every key of the file that the format does not know, from a loose outline of the file.
-fn unknown_fields(source: &str) -> Vec<Diagnostic> {
-    let Ok(outline) = serde_saphyr::from_str_with_options::<Outline>(source, options(source))
-    else {
-        return Vec::new();
-    };
-    let mut problems = Vec::new();
-    let Outline::Map(top) = &outline else {
-        return problems;
-    };
-
-    unknown(top, RUNBOOK_FIELDS, "the runbook", &mut problems);
-    for (key, value) in top {
-        match (key.value.as_str(), value) {
-            ("inputs", Outline::Map(inputs)) => {
-                for (name, input) in inputs {
-                    if let Outline::Map(fields) = input {
-                        unknown(
-                            fields,
-                            INPUT_FIELDS,
-                            &format!("input `{}`", name.value),
-                            &mut problems,
-                        );
-                    }
-                }
-            }
-            ("nodes", Outline::Map(nodes)) => {
-                for (id, node) in nodes {
-                    node_fields(&id.value, node, &mut problems);
-                }
-            }
-            _ => {}
-        }
-    }
-    problems
-}
-
-fn node_fields(id: &str, node: &Outline, problems: &mut Vec<Diagnostic>) {
-    let Outline::Map(fields) = node else { return };
-    unknown(fields, NODE_FIELDS, &format!("node `{id}`"), problems);
-    for (key, value) in fields {
-        match (key.value.as_str(), value) {
-            ("require", Outline::Map(require)) => {
-                unknown(
-                    require,
-                    REQUIRE_FIELDS,
-                    &format!("`require` of node `{id}`"),
-                    problems,
-                );
-            }
-            ("fields", Outline::Map(step_fields)) => {
-                for (name, field) in step_fields {
-                    if let Outline::Map(inner) = field {
-                        let owner = format!("field `{}` of node `{id}`", name.value);
-                        unknown(inner, INPUT_FIELDS, &owner, problems);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn unknown(
-    map: &[(Spanned<String>, Outline)],
-    known: &[&str],
-    owner: &str,
-    problems: &mut Vec<Diagnostic>,
-) {
-    for (key, _) in map {
-        if known.contains(&key.value.as_str()) {
-            continue;
-        }
-        let hint = suggestion(&key.value, known.iter().copied());
-        problems.push(
-            Diagnostic::at(
-                position(key),
-                format!("unknown field `{}` in {owner}{hint}", key.value),
-            )
-            .with_hint(format!("the fields here are {}", known.join(", "))),
-        );
-    }
-}
-
-/// Any YAML value, keeping only the keys of mappings and their positions.
-enum Outline {
-    Map(Vec<(Spanned<String>, Outline)>),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Outline {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(OutlineVisitor)
-    }
-}
-
-struct OutlineVisitor;
-
-impl<'de> Visitor<'de> for OutlineVisitor {
-    type Value = Outline;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("any YAML value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Outline, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<Word>>()? {
-            let key = Spanned::new(key.value.0, key.referenced, key.defined);
-            entries.push((key, map.next_value()?));
-        }
-        Ok(Outline::Map(entries))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Outline, A::Error> {
-        while seq.next_element::<Outline>()?.is_some() {}
-        Ok(Outline::Other)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Outline, E> {
-        Ok(Outline::Other)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Outline, E> {
-        Ok(Outline::Other)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Outline, E> {
-        Ok(Outline::Other)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Outline, E> {
-        Ok(Outline::Other)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Outline, E> {
-        Ok(Outline::Other)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Outline, E> {
-        Ok(Outline::Other)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Outline, E> {
-        Ok(Outline::Other)
-    }
 }

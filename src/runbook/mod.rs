@@ -9,17 +9,19 @@ mod check;
 pub mod checklist;
 mod context;
 mod diagnostic;
+mod dominators;
 mod graph;
 mod load;
 mod model;
+mod paper;
 pub mod picture;
 mod raw;
+mod source;
 pub mod template;
 
 pub use build::parse_duration;
 pub use context::Context;
 pub use diagnostic::{Diagnostic, Report};
-pub use graph::Graph;
 pub use load::{Loaded, load, parse};
 pub use model::{
     Action, Edge, EdgeLabel, Holding, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome,

@@ -138,7 +138,11 @@ fn quote(text: &str) -> String {
 /// The graph as a Mermaid flowchart, for Markdown that renders Mermaid.
 pub fn mermaid(runbook: &Runbook) -> String {
     let mut out = String::from("flowchart TD\n");
-    let _ = writeln!(out, "  __start((start)) --> {}", runbook.start.target);
+    let _ = writeln!(
+        out,
+        "  __start((start)) --> {}",
+        mermaid_id(runbook.start.target.as_str())
+    );
     for node in &runbook.nodes {
         let label = mermaid_text(&format!("{}<br/>{}", node_caption(node), node.title));
         let shape = match node.kind {
@@ -149,7 +153,7 @@ pub fn mermaid(runbook: &Runbook) -> String {
             NodeKind::Notify { .. } => format!(">\"{label}\"]"),
             NodeKind::End { .. } => format!("([\"{label}\"])"),
         };
-        let _ = writeln!(out, "  {}{shape}", node.id);
+        let _ = writeln!(out, "  {}{shape}", mermaid_id(node.id.as_str()));
     }
     for node in &runbook.nodes {
         for edge in node.edges() {
@@ -157,18 +161,51 @@ pub fn mermaid(runbook: &Runbook) -> String {
                 EdgeLabel::Failure | EdgeLabel::Exhausted => "-.->",
                 _ => "-->",
             };
+            let (from, to) = (
+                mermaid_id(node.id.as_str()),
+                mermaid_id(edge.target.as_str()),
+            );
             match &edge.label {
                 EdgeLabel::Next | EdgeLabel::Start => {
-                    let _ = writeln!(out, "  {} {arrow} {}", node.id, edge.target);
+                    let _ = writeln!(out, "  {from} {arrow} {to}");
                 }
                 label => {
                     let text = mermaid_text(&label.to_string());
-                    let _ = writeln!(out, "  {} {arrow}|\"{text}\"| {}", node.id, edge.target);
+                    let _ = writeln!(out, "  {from} {arrow}|\"{text}\"| {to}");
                 }
             }
         }
     }
     out
+}
+
+/// Words Mermaid's flowchart grammar reads as keywords wherever a node id may stand.
+const MERMAID_KEYWORDS: &[&str] = &[
+    "end",
+    "graph",
+    "flowchart",
+    "subgraph",
+    "style",
+    "class",
+    "classdef",
+    "linkstyle",
+    "click",
+    "call",
+    "href",
+    "callback",
+    "interpolate",
+    "default",
+    "direction",
+];
+
+/// A node id as a Mermaid id. A keyword gets a trailing `_`, which no node id can end with,
+/// so the result never collides with another node; the label still shows the real id.
+pub fn mermaid_id(id: &str) -> String {
+    if MERMAID_KEYWORDS.contains(&id.to_ascii_lowercase().as_str()) {
+        format!("{id}_")
+    } else {
+        id.to_owned()
+    }
 }
 
 /// Text inside a Mermaid label, with the characters that would end it escaped.
