@@ -288,7 +288,7 @@ fn the_validator_reads_person_fields_and_their_components() {
     assert!(
         found
             .iter()
-            .any(|p| p.starts_with("`zmk_label` has unknown type `person`")),
+            .any(|p| p.starts_with("input `zmk_label` has unknown type `person`")),
         "{found:?}"
     );
 }
