@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::approval::{ApprovalEntry, SAME_TERMINAL_WINDOW, dual_control};
 use crate::policy::roster::Roster;
-use crate::runbook::{Context, InputKind, NodeId, NodeKind, Runbook};
+use crate::runbook::{InputKind, NodeId, NodeKind, Runbook};
 use crate::store::{
     Event, EventRecord, Incident, IncidentId, IncidentState, Seal, Store, StoreError, Verification,
 };
@@ -139,7 +139,7 @@ pub fn record(
     if summary.state == IncidentState::Open {
         return Err(CeremonyError::StillOpen(*incident));
     }
-    let runbook = crate::runbook::parse(&summary.runbook_source, None, &Context::default())
+    let runbook = crate::runbook::parse_pinned(&summary.runbook_source)
         .map_err(|_| CeremonyError::RunbookUnreadable(*incident))?;
     if !runbook.ceremony {
         return Err(CeremonyError::NotACeremony {

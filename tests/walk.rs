@@ -674,3 +674,64 @@ fn a_store_this_user_cannot_write_is_refused_once_with_exit_2() {
     assert_eq!(stderr.matches("readonly").count(), 0, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// A runbook an older custos accepted: today's validator refuses its unguarded use of an
+/// action's outputs on the action's failure path, but it builds.
+const OLDER: &str = "\
+id: older-runbook
+title: Opened before the validator grew stricter
+version: 1
+severity: low
+summary: Uses an action's outputs where the action may have failed.
+start: probe
+nodes:
+  probe:
+    kind: action
+    title: Probe the drill HSM
+    run: hsm.health
+    with: { environment: drill-primary }
+    on_success: read
+    on_failure: read
+  read:
+    kind: step
+    title: Read the verdict
+    guidance: 'Verdict: {{outputs.probe.verdict}}'
+    next: done
+  done: { kind: end, title: Done, outcome: resolved }
+";
+
+#[test]
+fn an_incident_pinned_to_a_runbook_todays_validator_refuses_still_resumes() {
+    use custos::store::{Event, Opening, Store};
+
+    let scene = Scene::new();
+    assert!(custos::runbook::parse(OLDER, None, &Default::default()).is_err());
+    let mut store = Store::open(&scene.store()).unwrap();
+    let opening = Opening {
+        runbook_id: "older-runbook".to_owned(),
+        runbook_version: 1,
+        runbook_source: OLDER.to_owned(),
+        title: "Opened before the validator grew stricter".to_owned(),
+        severity: "low".to_owned(),
+        rehearsal: true,
+        initiator: "erin".to_owned(),
+        inputs: serde_json::Map::new(),
+    };
+    let now = jiff::Timestamp::now();
+    let incident = store.open_incident(&opening, now).unwrap();
+    let entered = [Event::NodeEntered {
+        node: "read".to_owned(),
+    }];
+    store.append(&incident, "erin", now, &entered).unwrap();
+    drop(store);
+
+    let answers = scene.answers("answers.yaml", "nodes:\n  read: {}\n");
+    let run = scene.custos(&["resume", "INC-1", "--answers", answers.to_str().unwrap()]);
+
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("INC-1 closed at `done`"),
+        "{}",
+        run.stderr
+    );
+}

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use custos::approval::{self, ApprovalError, Attempt};
 use custos::engine::Clock;
 use custos::policy::roster::Roster;
-use custos::runbook::{Context, NodeId, NodeKind};
+use custos::runbook::{NodeId, NodeKind};
 use custos::store::{Event, IncidentId, IncidentState, Store};
 
 #[derive(Debug, clap::Args)]
@@ -64,8 +64,7 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
             "incident `{incident}` is closed; nothing is waiting for approval"
         )));
     }
-    let Ok(runbook) = custos::runbook::parse(&summary.runbook_source, None, &Context::default())
-    else {
+    let Ok(runbook) = custos::runbook::parse_pinned(&summary.runbook_source) else {
         return Ok(invalid(format_args!(
             "the runbook pinned in incident `{incident}` cannot be read back"
         )));

@@ -23,7 +23,7 @@ use custos::engine::{
 };
 use custos::hsm::Secrets;
 use custos::policy::environment::Environments;
-use custos::runbook::{NodeKind, Runbook, parse};
+use custos::runbook::{NodeKind, Runbook, parse_pinned};
 use custos::store::{IncidentId, Store, signing};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -218,16 +218,13 @@ fn authenticate(
 pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&globals.store_path())?;
     let incident = store.incident(&args.incident)?;
-    let runbook = parse(
-        &incident.runbook_source,
-        None,
-        &custos::runbook::Context::default(),
-    )
-    .map_err(|problems| {
+    let runbook = parse_pinned(&incident.runbook_source).map_err(|problems| {
         anyhow::anyhow!(
-            "the runbook pinned in {} no longer loads: {:?}",
+            "the runbook pinned in {} no longer loads: {}",
             args.incident,
-            problems.first()
+            problems
+                .first()
+                .map_or("no reason given", |problem| problem.message.as_str())
         )
     })?;
     if args.walk.now.is_some() && !incident.rehearsal {

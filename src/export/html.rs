@@ -24,7 +24,7 @@ use crate::approval::{SAME_TERMINAL_WINDOW, dual_control};
 use crate::engine::report::stays;
 use crate::notify::{DeadlineState, Escalation, History};
 use crate::runbook::checklist::friendly;
-use crate::runbook::{Context, NodeId, Phase};
+use crate::runbook::{NodeId, Phase};
 use crate::store::{Event, EventRecord, IncidentId, Store};
 
 const STYLE: &str = "
@@ -144,7 +144,7 @@ fn incident_section(
     let incident = store.incident(&id)?;
     let mut events = store.events(&id)?;
     events.truncate(usize::try_from(entry.events).unwrap_or(usize::MAX));
-    let runbook = crate::runbook::parse(&incident.runbook_source, None, &Context::default()).ok();
+    let runbook = crate::runbook::parse_pinned(&incident.runbook_source).ok();
     let facts = Facts {
         history: History {
             incident,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::error::NotifyError;
 use super::escalation::Anchor;
 use super::policy::Policy;
-use crate::runbook::{Context, NodeId, Runbook};
+use crate::runbook::{NodeId, Runbook};
 use crate::store::{Event, EventRecord, Incident, IncidentId, IncidentState, Store, StoreError};
 
 /// An incident with its events and, when its pinned source still parses, its runbook.
@@ -27,7 +27,7 @@ impl History {
     pub fn read(store: &Store, id: &IncidentId) -> Result<History, StoreError> {
         let incident = store.incident(id)?;
         let events = store.events(id)?;
-        let runbook = crate::runbook::parse(&incident.runbook_source, None, &Context::default())
+        let runbook = crate::runbook::parse_pinned(&incident.runbook_source)
             .map_err(|problems| {
                 tracing::debug!(%id, problems = problems.len(), "pinned runbook does not parse");
             })

@@ -44,6 +44,14 @@ pub fn check(
     problems
 }
 
+/// The one check a pinned runbook is held to again when it is read back: every edge lands on
+/// a node, so a walk never looks for a node that is not there.
+pub fn check_edges(runbook: &Runbook) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    edges_land(runbook, &mut problems);
+    problems
+}
+
 /// How many broken edges get a "did you mean" hint.
 const HINTED: usize = 20;
 

@@ -6,7 +6,7 @@
 //! graph and template problems) is reported together.
 
 use super::build::build;
-use super::check::check;
+use super::check::{check, check_edges};
 use super::context::Context;
 use super::diagnostic::{Diagnostic, Report};
 use super::model::{Pos, Runbook};
@@ -80,6 +80,31 @@ pub fn parse(
     drop(raw);
     let mut problems = built.problems;
     problems.extend(check(&built.runbook, &built.unknown_kinds, context, source));
+    if problems.is_empty() {
+        Ok(built.runbook)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Reads back the runbook an incident pinned when it was opened.
+///
+/// That text passed the validator of the custos that opened the incident. A later custos may
+/// check more, and an open incident must still resume, be approved and be exported after an
+/// upgrade, so only what the model cannot be built without stops it here: the graph checks of
+/// [`parse`] are not run again, but for edges that land.
+pub fn parse_pinned(source: &str) -> Result<Runbook, Vec<Diagnostic>> {
+    raw::start_reading();
+    let raw: RawRunbook = serde_saphyr::from_str_with_options(source, options(source))
+        .map_err(|error| vec![yaml_problem(&error)])?;
+    if let Some(found) = &raw.found {
+        let message = format!("a runbook must be a mapping, not {}", found.describe());
+        return Err(vec![Diagnostic::at(FIRST, message)]);
+    }
+
+    let built = build(&raw, None, source);
+    let mut problems = built.problems;
+    problems.extend(check_edges(&built.runbook));
     if problems.is_empty() {
         Ok(built.runbook)
     } else {

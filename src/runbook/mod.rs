@@ -22,7 +22,7 @@ pub mod template;
 pub use build::parse_duration;
 pub use context::Context;
 pub use diagnostic::{Diagnostic, Report};
-pub use load::{Loaded, load, parse};
+pub use load::{Loaded, load, parse, parse_pinned};
 pub use model::{
     Action, Edge, EdgeLabel, Holding, Input, InputKind, Named, Node, NodeId, NodeKind, Outcome,
     Param, Phase, Pos, Requirement, Runbook, Severity, Template, Word,
