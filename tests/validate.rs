@@ -205,6 +205,22 @@ fn a_file_in_the_policies_directory_is_checked_with_the_other_policies_not_as_a_
 }
 
 #[test]
+fn a_runbook_kept_in_the_policies_directory_is_still_checked_as_a_runbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = "id: broken\ntitle: Broken\nversion: 1\nseverity: low\nsummary: A dangling edge.\n\
+                  start: a\nnodes:\n  a: { kind: step, title: A, next: nowhere }\n";
+    std::fs::write(dir.path().join("broken.yaml"), broken).unwrap();
+
+    let run = custos()
+        .current_dir(dir.path())
+        .args(["--policies", ".", "validate", "broken.yaml"])
+        .run();
+
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("`nowhere`"), "{}", run.stderr);
+}
+
+#[test]
 fn a_policy_file_outside_the_policies_directory_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(

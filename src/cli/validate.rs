@@ -1,9 +1,10 @@
 //! `custos validate`: every problem of every runbook and policy, then a one-line verdict.
 //!
-//! Paths name runbook files or directories of them. The policies directory (or a file in it)
-//! stands for the policies, which are checked together since they refer to each other. A
-//! directory with no runbook in it, a path that does not exist, or a policy file outside the
-//! policies directory is a usage error (exit 2): something the user meant to check was not.
+//! Paths name runbook files or directories of them. The policies directory (or a file in it
+//! that is not a runbook) stands for the policies, which are checked together since they refer
+//! to each other. A directory with no runbook in it, a path that does not exist, or a policy
+//! file outside the policies directory is a usage error (exit 2): something the user meant to
+//! check was not.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,7 +94,7 @@ fn plan(args: &Args, policies: &Path) -> Result<Plan, String> {
         if !path.exists() {
             return Err(format!("`{}` does not exist", path.display()));
         }
-        if within(path, policies) {
+        if within(path, policies) && !(path.is_file() && has_nodes(path)) {
             plan.policies = true;
         } else if path.is_dir() {
             let found = runbooks_in(path)?;
@@ -167,14 +168,18 @@ fn within(path: &Path, policies: &Path) -> bool {
     path.starts_with(policies)
 }
 
-/// Whether a file is named like a policy file and has no `nodes:` at its top, as every runbook
-/// has.
+/// Whether a file is named like a policy file and is not a runbook.
 fn is_policy_file(path: &Path) -> bool {
     let named = path
         .file_name()
         .and_then(|name| name.to_str())
         .is_some_and(|name| POLICY_FILES.contains(&name));
-    let has_nodes = std::fs::read_to_string(path)
-        .is_ok_and(|text| text.lines().any(|line| line.starts_with("nodes:")));
-    named && !has_nodes
+    named && !has_nodes(path)
+}
+
+/// Whether a file has `nodes:` at its top, as every runbook has and no policy file does: a
+/// runbook kept beside the policies is still checked as a runbook.
+fn has_nodes(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .is_ok_and(|text| text.lines().any(|line| line.starts_with("nodes:")))
 }
