@@ -17,6 +17,7 @@ use custos::approval;
 use custos::engine::answers::{Answers, Script, scripted_approval_refused};
 use custos::engine::gates::PolicyGates;
 use custos::engine::hsm_actions::HsmActions;
+use custos::engine::report::Debrief;
 use custos::engine::watch::{EscalationWatch, WATCH_INTERVAL};
 use custos::engine::{
     Clock, Ending, InitiatorProof, Responder, Start, Stop, WalkContext, WalkState, Walker,
@@ -347,8 +348,13 @@ fn continue_walk(
         Ending::Closed { node, outcome } => {
             eprintln!("custos: {incident} closed at `{node}`: {outcome}; the log is sealed");
             if rehearsal {
-                let records = store.events(&incident)?;
-                println!("\n{}", custos::engine::report::debrief(runbook, &records));
+                // Streamed: a long drill's log is never held whole for its debrief.
+                let mut debrief = Debrief::default();
+                store.for_each_event(Some(&incident), |record| {
+                    debrief.add(&record);
+                    Ok(())
+                })?;
+                println!("\n{}", debrief.finish(runbook));
             }
             Ok(ExitCode::SUCCESS)
         }

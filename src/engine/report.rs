@@ -11,35 +11,98 @@ use std::fmt::Write;
 
 /// The debrief of one incident as text.
 pub fn debrief(runbook: &Runbook, records: &[EventRecord]) -> String {
-    let mut out = String::new();
-    let Some(first) = records.first() else {
-        return out;
-    };
-    let last = records.last().map_or(first.at, |record| record.at);
-    let kind = if first.rehearsal { "drill" } else { "incident" };
+    let mut debrief = Debrief::default();
+    for record in records {
+        debrief.add(record);
+    }
+    debrief.finish(runbook)
+}
 
-    let _ = writeln!(
-        out,
-        "Debrief of {} ({kind}): {}",
-        first.incident, runbook.title
-    );
-    let ending = records.iter().find_map(|record| match &record.event {
-        Event::IncidentClosed { node, outcome } => Some(format!("{outcome} at `{node}`")),
-        _ => None,
-    });
-    let elapsed = friendly(last.duration_since(first.at));
-    let _ = writeln!(
-        out,
-        "Outcome: {}, {elapsed} after opening.\n",
-        ending.as_deref().unwrap_or("still open")
-    );
+/// A debrief built one event at a time, so that printing it after a long walk streams the log
+/// instead of holding every event: it keeps only the lines it will print.
+#[derive(Default)]
+pub struct Debrief {
+    /// The incident, whether it is a drill, and when it opened: from the first event.
+    opening: Option<(String, bool, Timestamp)>,
+    last: Option<Timestamp>,
+    ending: Option<String>,
+    entries: Vec<(String, Timestamp)>,
+    decisions: Vec<String>,
+    actions: Vec<String>,
+    approvals: Vec<String>,
+    notes: Vec<String>,
+}
 
-    path(runbook, records, last, &mut out);
-    decisions(records, &mut out);
-    actions(records, &mut out);
-    approvals(records, &mut out);
-    notes(records, &mut out);
-    out
+impl Debrief {
+    /// Takes the next event of the incident, in log order.
+    pub fn add(&mut self, record: &EventRecord) {
+        if self.opening.is_none() {
+            self.opening = Some((record.incident.to_string(), record.rehearsal, record.at));
+        }
+        self.last = Some(record.at);
+
+        match &record.event {
+            Event::IncidentClosed { node, outcome } => {
+                self.ending = Some(format!("{outcome} at `{node}`"));
+            }
+            Event::NodeEntered { node } => self.entries.push((node.clone(), record.at)),
+            Event::AnswerGiven { node, option, .. } => self
+                .decisions
+                .push(format!("  {node}: {option} ({})", record.actor)),
+            Event::ActionFinished { .. } => self.actions.extend(action_line(&record.event)),
+            Event::ApprovalGranted {
+                node,
+                person,
+                role,
+                origin,
+                ..
+            } => self.approvals.push(format!(
+                "  {node}: {person} as {role}, from {}@{} {}",
+                origin.user, origin.host, origin.terminal
+            )),
+            Event::ApprovalRefused {
+                node,
+                person,
+                reason,
+                ..
+            } => self
+                .approvals
+                .push(format!("  {node}: {person} REFUSED: {reason}")),
+            Event::NoteAdded { node, text } => {
+                self.notes
+                    .push(format!("  {node} ({}): {text}", record.actor));
+            }
+            Event::WalkPaused { node, reason } => {
+                self.notes.push(format!("  {node}: paused: {reason}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// The debrief as text; empty when no event was added.
+    pub fn finish(self, runbook: &Runbook) -> String {
+        let mut out = String::new();
+        let Some((incident, rehearsal, opened)) = &self.opening else {
+            return out;
+        };
+        let last = self.last.unwrap_or(*opened);
+        let kind = if *rehearsal { "drill" } else { "incident" };
+
+        let _ = writeln!(out, "Debrief of {incident} ({kind}): {}", runbook.title);
+        let elapsed = friendly(last.duration_since(*opened));
+        let _ = writeln!(
+            out,
+            "Outcome: {}, {elapsed} after opening.\n",
+            self.ending.as_deref().unwrap_or("still open")
+        );
+
+        path(runbook, &stays_of(&self.entries, last), *opened, &mut out);
+        section(&mut out, "Decisions", &self.decisions);
+        section(&mut out, "Automated steps", &self.actions);
+        section(&mut out, "Approvals", &self.approvals);
+        section(&mut out, "Notes and deviations", &self.notes);
+        out
+    }
 }
 
 /// When each node was entered and how long the walk stayed there (until the next entry, or
@@ -52,6 +115,14 @@ pub fn stays(records: &[EventRecord], end: Timestamp) -> Vec<(String, Timestamp,
             _ => None,
         })
         .collect();
+    stays_of(&entries, end)
+}
+
+/// Each entry with how long the walk stayed, until the next entry or `end`.
+fn stays_of(
+    entries: &[(String, Timestamp)],
+    end: Timestamp,
+) -> Vec<(String, Timestamp, SignedDuration)> {
     entries
         .iter()
         .enumerate()
@@ -62,9 +133,12 @@ pub fn stays(records: &[EventRecord], end: Timestamp) -> Vec<(String, Timestamp,
         .collect()
 }
 
-fn path(runbook: &Runbook, records: &[EventRecord], end: Timestamp, out: &mut String) {
-    let opened = records[0].at;
-    let stays = stays(records, end);
+fn path(
+    runbook: &Runbook,
+    stays: &[(String, Timestamp, SignedDuration)],
+    opened: Timestamp,
+    out: &mut String,
+) {
     out.push_str("Path taken\n");
     let mut phases: BTreeMap<Option<Phase>, SignedDuration> = BTreeMap::new();
     for (index, (node, at, stayed)) in stays.iter().enumerate() {
@@ -90,91 +164,33 @@ fn path(runbook: &Runbook, records: &[EventRecord], end: Timestamp, out: &mut St
     out.push('\n');
 }
 
-fn decisions(records: &[EventRecord], out: &mut String) {
-    let taken: Vec<String> = records
-        .iter()
-        .filter_map(|record| match &record.event {
-            Event::AnswerGiven { node, option, .. } => {
-                Some(format!("  {node}: {option} ({})", record.actor))
-            }
-            _ => None,
-        })
-        .collect();
-    section(out, "Decisions", &taken);
-}
+/// The debrief's line for an `action_finished` event.
+fn action_line(event: &Event) -> Option<String> {
+    let Event::ActionFinished {
+        node,
+        action,
+        ok,
+        outputs,
+        error,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    if !ok {
+        let reason = error.as_deref().unwrap_or("no reason given");
+        return Some(format!("  {node}: {action} FAILED: {reason}"));
+    }
 
-fn actions(records: &[EventRecord], out: &mut String) {
-    let finished: Vec<String> = records
-        .iter()
-        .filter_map(|record| match &record.event {
-            Event::ActionFinished {
-                node,
-                action,
-                ok: true,
-                outputs,
-                ..
-            } => {
-                let kcv = outputs.get("kcv").and_then(|kcv| kcv.as_str());
-                let method = outputs
-                    .get("method")
-                    .and_then(|method| method.as_str())
-                    .unwrap_or("ecb");
-                let detail = kcv
-                    .map(|kcv| format!(", KCV {kcv} ({method})"))
-                    .unwrap_or_default();
-                Some(format!("  {node}: {action} succeeded{detail}"))
-            }
-            Event::ActionFinished {
-                node,
-                action,
-                error,
-                ..
-            } => Some(format!(
-                "  {node}: {action} FAILED: {}",
-                error.as_deref().unwrap_or("no reason given")
-            )),
-            _ => None,
-        })
-        .collect();
-    section(out, "Automated steps", &finished);
-}
-
-fn approvals(records: &[EventRecord], out: &mut String) {
-    let lines: Vec<String> = records
-        .iter()
-        .filter_map(|record| match &record.event {
-            Event::ApprovalGranted {
-                node,
-                person,
-                role,
-                origin,
-                ..
-            } => Some(format!(
-                "  {node}: {person} as {role}, from {}@{} {}",
-                origin.user, origin.host, origin.terminal
-            )),
-            Event::ApprovalRefused {
-                node,
-                person,
-                reason,
-                ..
-            } => Some(format!("  {node}: {person} REFUSED: {reason}")),
-            _ => None,
-        })
-        .collect();
-    section(out, "Approvals", &lines);
-}
-
-fn notes(records: &[EventRecord], out: &mut String) {
-    let lines: Vec<String> = records
-        .iter()
-        .filter_map(|record| match &record.event {
-            Event::NoteAdded { node, text } => Some(format!("  {node} ({}): {text}", record.actor)),
-            Event::WalkPaused { node, reason } => Some(format!("  {node}: paused: {reason}")),
-            _ => None,
-        })
-        .collect();
-    section(out, "Notes and deviations", &lines);
+    let kcv = outputs.get("kcv").and_then(|kcv| kcv.as_str());
+    let method = outputs
+        .get("method")
+        .and_then(|method| method.as_str())
+        .unwrap_or("ecb");
+    let detail = kcv
+        .map(|kcv| format!(", KCV {kcv} ({method})"))
+        .unwrap_or_default();
+    Some(format!("  {node}: {action} succeeded{detail}"))
 }
 
 fn section(out: &mut String, title: &str, lines: &[String]) {

@@ -250,6 +250,9 @@ impl<'de, T: Deserialize<'de> + Keyed> FromMapping<'de> for Entries<T> {
             T::reading(&key.value);
             entries.push((key, map.next_value()?));
         }
+        // A node records one or two fields: the room a growing vector keeps spare would be
+        // most of what a large runbook's fields take.
+        entries.shrink_to_fit();
         Ok(Self {
             entries,
             found: None,
@@ -505,13 +508,14 @@ mapping! {
 }
 
 mapping! {
-    /// An input asked when an incident opens, or a field a step records.
+    /// An input asked when an incident opens, or a field a step records. Boxed like a node's
+    /// fields: a runbook of many steps holds one of these for every field they record.
     RawInput, INPUT_FIELDS {
-        prompt = "prompt": Field,
-        kind = "type": Field,
-        choices = "choices": Option<At<List<At<Loose>>>>,
-        required = "required": Field,
-        component = "component": Option<At<RawHolding>>,
+        prompt = "prompt": NodeField,
+        kind = "type": NodeField,
+        choices = "choices": Option<Box<At<List<At<Loose>>>>>,
+        required = "required": NodeField,
+        component = "component": Option<Box<At<RawHolding>>>,
     }
 }
 

@@ -67,7 +67,7 @@ impl Builder<'_> {
         self.unknown(&raw.unknown, INPUT_FIELDS, owner);
 
         let missing = format!("{owner} has no `prompt`");
-        input.prompt = self.required_text(raw.prompt.as_ref(), owner, "prompt", at, &missing);
+        input.prompt = self.required_text(raw.prompt.as_deref(), owner, "prompt", at, &missing);
         input.kind = self.input_kind(raw, owner, is_field, at);
         input.required = raw
             .required
