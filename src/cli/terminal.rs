@@ -181,6 +181,70 @@ fn wrap(text: &str, width: usize) -> String {
     out
 }
 
+/// Guidance as paragraphs that fill the width: runbook authors break their lines near column
+/// 100, and wrapping each of those lines alone would leave a word or two on a line of its own.
+/// Lines of one paragraph are joined before wrapping; a blank line, a list item (`- `, `* `,
+/// `1. `) or a change of indentation starts a new one. A list item's lines wrap under its text.
+fn reflow(text: &str, width: usize) -> String {
+    let mut blocks: Vec<(String, usize, Vec<&str>)> = Vec::new();
+    let mut continues_at: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim();
+        if body.is_empty() {
+            blocks.push((String::new(), 0, Vec::new()));
+            continues_at = None;
+            continue;
+        }
+
+        let marker = list_marker(body);
+        match (continues_at, marker, blocks.last_mut()) {
+            (Some(at), None, Some((_, _, words))) if at == indent => {
+                words.extend(body.split_whitespace());
+            }
+            _ => {
+                let (first, rest) = body.split_at(marker.unwrap_or(0));
+                let prefix = format!("{}{}", " ".repeat(indent), first);
+                let hanging = indent + first.chars().count();
+                blocks.push((prefix, hanging, rest.split_whitespace().collect()));
+                continues_at = Some(hanging);
+            }
+        }
+    }
+
+    let mut out = String::new();
+    for (prefix, hanging, words) in blocks {
+        let mut line = prefix;
+        let mut empty = true;
+        for word in words {
+            let fits = line.chars().count() + word.chars().count() + usize::from(!empty) <= width;
+            if !empty && !fits {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                line = " ".repeat(hanging);
+                empty = true;
+            }
+            if !empty {
+                line.push(' ');
+            }
+            line.push_str(word);
+            empty = false;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The width of a list marker and its space at the start of `body` (`- `, `* `, `12. `).
+fn list_marker(body: &str) -> Option<usize> {
+    if body.starts_with("- ") || body.starts_with("* ") {
+        return Some(2);
+    }
+    let digits = body.chars().take_while(char::is_ascii_digit).count();
+    (digits > 0 && body[digits..].starts_with(". ")).then_some(digits + 2)
+}
+
 /// Whether a key event asks to stop waiting: Enter (a line feed in raw mode reads as Ctrl-J),
 /// Esc or Ctrl-C.
 fn is_back(key: &Key) -> bool {
@@ -300,7 +364,7 @@ impl Responder for Terminal {
             );
         }
         if let Some(guidance) = &view.guidance {
-            println!("\n{}", wrap(guidance.trim_end(), WIDTH).trim_end());
+            println!("\n{}", reflow(guidance.trim_end(), WIDTH).trim_end());
         }
         let recent: Vec<&str> = view.recent.iter().map(String::as_str).collect();
         if recent.len() > 1 {
@@ -475,7 +539,27 @@ impl Responder for Terminal {
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::{reflow, wrap};
+
+    #[test]
+    fn guidance_paragraphs_are_joined_and_list_items_wrap_under_their_text() {
+        let guidance = "Write down when the first failure was seen. That time starts the clock \
+                        for how long\nproduction runs on one HSM.\n\n1. Check the dashboards: \
+                        are card authorisations or\n   PIN translations failing?\n- a dash item\n  \
+                        pkcs11-tool --list-slots";
+
+        assert_eq!(
+            reflow(guidance, 40),
+            "Write down when the first failure was\n\
+             seen. That time starts the clock for how\n\
+             long production runs on one HSM.\n\
+             \n\
+             1. Check the dashboards: are card\n   \
+             authorisations or PIN translations\n   \
+             failing?\n\
+             - a dash item pkcs11-tool --list-slots\n"
+        );
+    }
 
     #[test]
     fn long_lines_wrap_within_the_width() {
