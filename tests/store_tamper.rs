@@ -484,6 +484,25 @@ fn deleting_the_seal_of_a_closed_incident_is_reported_as_a_missing_seal() {
 }
 
 #[test]
+fn an_unreadable_seal_is_named_as_the_seal_not_as_an_event() {
+    let (_dir, path, mut store, id) = walked();
+    store
+        .close(&id, "alice", at(9), closing(), &key(1))
+        .unwrap();
+    raw(&path)
+        .execute("UPDATE seals SET signature = 'zz'", [])
+        .unwrap();
+
+    let error = store.seal(&id).unwrap_err().to_string();
+
+    assert!(
+        error.contains("holds a damaged record in incident `INC-1` in its seal: `signature` is"),
+        "{error}"
+    );
+    assert!(!error.contains("event 0"), "{error}");
+}
+
+#[test]
 fn cutting_the_closing_event_off_a_sealed_incident_fails_on_the_seal() {
     let (_dir, path, mut store, id) = walked();
     store

@@ -92,14 +92,14 @@ pub enum StoreError {
 
     /// A stored record cannot be read back; the log was damaged or edited by hand.
     #[error(
-        "the incident log `{}` holds a damaged record in incident `{id}` at event {seq}: \
-         {detail}; run `custos verify {id}` for the full report",
+        "the incident log `{}` holds a damaged record in incident `{id}` {part}: {detail}; \
+         run `custos verify {id}` for the full report",
         path.display()
     )]
     DamagedRecord {
         path: PathBuf,
         id: String,
-        seq: u64,
+        part: RecordPart,
         detail: String,
     },
 
@@ -159,6 +159,27 @@ pub enum StoreError {
         "`{text}` is not a custos public key ({reason}); expected `ed25519:` and 64 hex digits"
     )]
     InvalidPublicKey { text: String, reason: String },
+}
+
+/// Which part of an incident's record a damaged value sits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordPart {
+    /// The row that opened the incident: its runbook, severity, opening time.
+    Header,
+    /// One event of the chain.
+    Event(u64),
+    /// The signed seal that closed it.
+    Seal,
+}
+
+impl std::fmt::Display for RecordPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Header => f.write_str("in its opening record"),
+            Self::Event(seq) => write!(f, "at event {seq}"),
+            Self::Seal => f.write_str("in its seal"),
+        }
+    }
 }
 
 impl StoreError {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::chain::{CLOSED_KIND, ParsedBody};
 use super::error::InStore;
 use super::event::Event;
-use super::{IncidentId, Store, StoreError};
+use super::{IncidentId, RecordPart, Store, StoreError};
 
 /// What the engine knows when it opens an incident; the store computes the runbook's SHA-256.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,12 +110,12 @@ impl Store {
         Ok(incidents)
     }
 
-    /// A [`StoreError::DamagedRecord`] for event `seq` of `id`.
-    pub(crate) fn damaged(&self, id: IncidentId, seq: u64, detail: String) -> StoreError {
+    /// A [`StoreError::DamagedRecord`] for `part` of incident `id`.
+    pub(crate) fn damaged(&self, id: IncidentId, part: RecordPart, detail: String) -> StoreError {
         StoreError::DamagedRecord {
             path: self.path.clone(),
             id: id.to_string(),
-            seq,
+            part,
             detail,
         }
     }
@@ -174,11 +174,12 @@ impl RawSummary {
             .last_seq
             .and_then(|s| u64::try_from(s).ok())
             .unwrap_or(0);
-        let damaged = |detail: String| store.damaged(id, last_seq, detail);
+        let damaged = |detail: String| store.damaged(id, RecordPart::Header, detail);
 
         let opened_at = parse_time(&self.opened_at).map_err(damaged)?;
         let last_activity = match &self.last_at {
-            Some(at) => parse_time(at).map_err(damaged)?,
+            Some(at) => parse_time(at)
+                .map_err(|detail| store.damaged(id, RecordPart::Event(last_seq), detail))?,
             None => opened_at,
         };
         let closed_event = self.last_kind.as_deref() == Some(CLOSED_KIND);

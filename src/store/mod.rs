@@ -116,7 +116,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use chain::{ChainHash, seal_message};
-pub use error::{StoreError, os_user};
+pub use error::{RecordPart, StoreError, os_user};
 pub use event::{Event, Origin, Participant, credential_fingerprint};
 pub use id::IncidentId;
 pub use incident::{Incident, IncidentState, Opening};

@@ -8,7 +8,7 @@ use rusqlite::OptionalExtension;
 
 use super::chain::ChainHash;
 use super::error::InStore;
-use super::{IncidentId, Store, StoreError};
+use super::{IncidentId, RecordPart, Store, StoreError};
 
 /// One stored event row as bytes: what the chain hashes, and the hashes stored beside it.
 #[derive(Clone, Copy, Debug)]
@@ -84,9 +84,13 @@ impl Store {
             return Ok(None);
         };
         let seq = u64::try_from(seq).unwrap_or(0);
-        let hash = hash
-            .parse()
-            .map_err(|e| self.damaged(incident, seq, format!("`hash` is not a hash: {e}")))?;
+        let hash = hash.parse().map_err(|e| {
+            self.damaged(
+                incident,
+                RecordPart::Event(seq),
+                format!("`hash` is not a hash: {e}"),
+            )
+        })?;
         Ok(Some((seq, hash)))
     }
 }

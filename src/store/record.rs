@@ -7,7 +7,7 @@ use super::chain::{ChainHash, ParsedBody};
 use super::error::InStore;
 use super::event::Event;
 use super::incident::parse_time;
-use super::{IncidentId, Store, StoreError};
+use super::{IncidentId, RecordPart, Store, StoreError};
 
 /// One event as stored: the event itself, who and when, and its place in the chain.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,7 +85,7 @@ impl Store {
             });
         };
         let seq = u64::try_from(raw_seq).unwrap_or(0);
-        let damaged = |detail: String| self.damaged(incident, seq, detail);
+        let damaged = |detail: String| self.damaged(incident, RecordPart::Event(seq), detail);
 
         let parsed: ParsedBody =
             serde_json::from_slice(body).map_err(|e| damaged(format!("unreadable body: {e}")))?;

@@ -8,7 +8,7 @@ use super::chain::ChainHash;
 use super::error::InStore;
 use super::incident::parse_time;
 use super::signing::parse_public_key;
-use super::{IncidentId, Store, StoreError};
+use super::{IncidentId, RecordPart, Store, StoreError};
 
 /// A closed incident's seal: the installation key's signature over the chain's head.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +65,7 @@ impl Store {
         };
         let seal = raw
             .parse(*incident)
-            .map_err(|e| self.damaged(*incident, 0, format!("its seal is unreadable: {e}")))?;
+            .map_err(|e| self.damaged(*incident, RecordPart::Seal, e))?;
         Ok(Some(seal))
     }
 

@@ -14,7 +14,7 @@ use super::chain::{Body, CLOSED_KIND, ChainHash, seal_message};
 use super::error::InStore;
 use super::event::Event;
 use super::signing::public_key_text;
-use super::{EventRecord, IncidentId, Opening, Seal, Store, StoreError};
+use super::{EventRecord, IncidentId, Opening, RecordPart, Seal, Store, StoreError};
 
 /// The head of an incident's chain, read inside the write transaction.
 pub(super) struct Tail {
@@ -203,7 +203,7 @@ pub(super) fn read_tail(
     let damaged = |detail: String| StoreError::DamagedRecord {
         path: path.to_path_buf(),
         id: id.to_string(),
-        seq: u64::try_from(seq).unwrap_or(0),
+        part: RecordPart::Event(u64::try_from(seq).unwrap_or(0)),
         detail,
     };
     let seq = u64::try_from(seq).map_err(|_| damaged(format!("sequence number {seq}")))?;
