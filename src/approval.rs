@@ -16,7 +16,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 
-use crate::policy::roster::{Mismatch, Roster, Standing, authenticate};
+use crate::policy::roster::{Mismatch, Person, Roster, Standing, authenticate};
 use crate::runbook::Requirement;
 use crate::store::{
     Event, EventRecord, IncidentId, Origin, Store, StoreError, credential_fingerprint,
@@ -369,28 +369,7 @@ fn judge(
     person: &str,
     passphrase: &str,
 ) -> Result<String, Refusal> {
-    let Some(entry) = roster.person(person) else {
-        return Err(Refusal::UnknownPerson);
-    };
-    match authenticate(&entry.credential, passphrase) {
-        Ok(()) => {}
-        Err(Mismatch::Wrong) => return Err(Refusal::WrongPassphrase),
-        Err(Mismatch::Unusable(reason)) => return Err(Refusal::UnusableCredential { reason }),
-    }
-
-    match entry.standing(facts.at) {
-        Standing::Active => {}
-        Standing::Revoked => {
-            return Err(Refusal::Revoked {
-                on: entry.revoked_on.unwrap_or(entry.active_from),
-            });
-        }
-        Standing::NotYetActive => {
-            return Err(Refusal::NotYetActive {
-                from: entry.active_from,
-            });
-        }
-    }
+    let entry = signed_in(roster, person, passphrase, facts.at)?;
 
     let held: Vec<&str> = require
         .roles
@@ -448,6 +427,17 @@ pub fn authenticate_initiator(
     passphrase: &str,
     at: Timestamp,
 ) -> Result<String, Refusal> {
+    let entry = signed_in(roster, person, passphrase, at)?;
+    Ok(credential_fingerprint(&entry.credential))
+}
+
+/// `person`'s entry in the roster, once their passphrase matches and they are active at `at`.
+fn signed_in<'r>(
+    roster: &'r Roster,
+    person: &str,
+    passphrase: &str,
+    at: Timestamp,
+) -> Result<&'r Person, Refusal> {
     let Some(entry) = roster.person(person) else {
         return Err(Refusal::UnknownPerson);
     };
@@ -457,7 +447,7 @@ pub fn authenticate_initiator(
         Err(Mismatch::Unusable(reason)) => return Err(Refusal::UnusableCredential { reason }),
     }
     match entry.standing(at) {
-        Standing::Active => Ok(credential_fingerprint(&entry.credential)),
+        Standing::Active => Ok(entry),
         Standing::Revoked => Err(Refusal::Revoked {
             on: entry.revoked_on.unwrap_or(entry.active_from),
         }),

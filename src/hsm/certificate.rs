@@ -63,11 +63,7 @@ fn on_thread<T: Send + 'static>(
 
 fn read_all_now(environment: &Environment) -> Result<Vec<(String, Vec<u8>)>, HsmError> {
     let name = environment.name.as_str();
-    let found = token::find(environment)?;
-    let session = found
-        .context
-        .open_ro_session(found.slot)
-        .map_err(|error| HsmError::from_cryptoki(name, "opening a session", error))?;
+    let session = token::read_only_session(environment)?;
     let handles = session
         .find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)])
         .map_err(|error| HsmError::from_cryptoki(name, "the object search", error))?;
@@ -95,11 +91,7 @@ fn read_all_now(environment: &Environment) -> Result<Vec<(String, Vec<u8>)>, Hsm
 
 fn read_now(environment: &Environment, label: &str) -> Result<Vec<u8>, HsmError> {
     let name = environment.name.as_str();
-    let found = token::find(environment)?;
-    let session = found
-        .context
-        .open_ro_session(found.slot)
-        .map_err(|error| HsmError::from_cryptoki(name, "opening a session", error))?;
+    let session = token::read_only_session(environment)?;
 
     let handles = key::find_labelled(&session, name, label, ObjectClass::CERTIFICATE)?;
     let handle = match handles.as_slice() {

@@ -73,6 +73,16 @@ pub fn find(environment: &Environment) -> Result<FoundToken, HsmError> {
     })
 }
 
+/// A read-only session on the token `environment` names, without logging in: enough for
+/// public objects such as certificates.
+pub fn read_only_session(environment: &Environment) -> Result<Session, HsmError> {
+    let found = find(environment)?;
+    found
+        .context
+        .open_ro_session(found.slot)
+        .map_err(|error| HsmError::from_cryptoki(&environment.name, "opening a session", error))
+}
+
 /// Opens a read-write session on the found token and logs the user in with `pin`.
 ///
 /// Refuses, without calling `C_Login`, when the token says its PIN is locked or on its final

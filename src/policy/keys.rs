@@ -736,7 +736,8 @@ fn period(text: &str) -> Option<Span> {
 mod tests {
     use super::*;
 
-    const TREE: &str = "\
+    /// A three-key hierarchy, shared with the tests of [`super::transition`].
+    pub(super) const TREE: &str = "\
 # the hierarchy of one counterparty
 keys:
   - name: KEK-ROOT

@@ -32,15 +32,7 @@ impl Store {
         opening: &Opening,
         at: Timestamp,
     ) -> Result<IncidentId, StoreError> {
-        let path = &self.path;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .in_store(path)?;
-        let id = insert_incident(&tx, path, opening, at, None, Vec::new())?;
-
-        tx.commit().in_store(path)?;
-        Ok(id)
+        self.insert_opening(opening, at, None)
     }
 
     /// Opens a drill whose clock runs `clock_offset_ms` milliseconds from real time, as
@@ -52,13 +44,22 @@ impl Store {
         at: Timestamp,
         clock_offset_ms: i64,
     ) -> Result<IncidentId, StoreError> {
+        self.insert_opening(opening, at, opening.rehearsal.then_some(clock_offset_ms))
+    }
+
+    /// Writes the incident row and `incident_opened` in one transaction.
+    fn insert_opening(
+        &mut self,
+        opening: &Opening,
+        at: Timestamp,
+        clock_offset_ms: Option<i64>,
+    ) -> Result<IncidentId, StoreError> {
         let path = &self.path;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .in_store(path)?;
-        let offset = opening.rehearsal.then_some(clock_offset_ms);
-        let id = insert_incident(&tx, path, opening, at, offset, Vec::new())?;
+        let id = insert_incident(&tx, path, opening, at, clock_offset_ms, Vec::new())?;
 
         tx.commit().in_store(path)?;
         Ok(id)
@@ -218,7 +219,6 @@ pub(super) fn read_tail(
     })
 }
 
-/// Writes `events` after `tail`, moving `tail` to the last one written.
 /// Inserts the incident row and writes `incident_opened` as event 1, then `then`, inside the
 /// caller's transaction.
 pub(super) fn insert_incident(
@@ -275,6 +275,7 @@ pub(super) fn insert_incident(
     Ok(id)
 }
 
+/// Writes `events` after `tail`, moving `tail` to the last one written.
 pub(super) fn write_events(
     conn: &Connection,
     path: &Path,

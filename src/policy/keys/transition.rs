@@ -320,32 +320,7 @@ fn write_confirmed(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TREE: &str = "\
-# the hierarchy of one counterparty
-keys:
-  - name: KEK-ROOT
-    purpose: KEK
-    algorithm: aes-256
-    environment: prod-a
-    state: active # since the ceremony
-    attributes: { sensitive: true, extractable: false }
-  - name: ZMK-1
-    purpose: ZMK
-    algorithm: aes-256
-    environment: prod-a
-    label: zmk-one
-    parent: KEK-ROOT
-    state: active
-    attributes: { sensitive: true, extractable: true }
-  - name: ZPK-1
-    purpose: ZPK
-    algorithm: aes-128
-    environment: prod-a
-    parent: ZMK-1
-    state: pre-activation
-    attributes: { sensitive: true, extractable: true }
-";
+    use crate::policy::keys::tests::TREE;
 
     fn register(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
