@@ -95,18 +95,6 @@ pub fn check_with(dir: &Path, runbooks: &[Runbook]) -> Vec<Report> {
     reports
 }
 
-/// The recipient groups defined in `dir`, for the runbook validator; `None` while
-/// `notify.yaml` does not exist or does not load.
-pub fn group_names(dir: &Path) -> Option<std::collections::BTreeSet<String>> {
-    Policy::load(dir).ok()?.groups()
-}
-
-/// The template names defined in `dir`, for the runbook validator; `None` while `templates/`
-/// does not exist or does not load.
-pub fn template_names(dir: &Path) -> Option<std::collections::BTreeSet<String>> {
-    Policy::load(dir).ok()?.template_names()
-}
-
 /// The runbooks in `dir` that load, without checking their names against any policy.
 fn sibling_runbooks(dir: &Path) -> Vec<Runbook> {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -17,20 +17,16 @@ pub const ENVIRONMENTS: &str = "environments.yaml";
 
 /// The names the policies in `dir` define, for checking runbooks against them.
 pub fn context(dir: &Path) -> Context {
-    let environments = Environments::load(dir.join(ENVIRONMENTS))
-        .ok()
-        .map(|environments| environments.names().map(str::to_owned).collect());
+    let names = crate::expiry::references::Names::of(dir);
     let roles = roster::Roster::load_from(dir)
         .ok()
         .flatten()
         .map(|roster| roster.roles());
-    let groups = crate::notify::group_names(dir);
-    let templates = crate::notify::template_names(dir);
     Context {
-        environments,
+        environments: names.environments,
         roles,
-        groups,
-        templates,
+        groups: names.groups,
+        templates: names.templates,
     }
 }
 
