@@ -31,16 +31,18 @@ pub struct Names {
 impl Names {
     /// What the policies in `dir` define.
     pub fn of(dir: &Path) -> Names {
-        let policy = crate::notify::Policy::load(dir).ok();
+        Self::with_notify(crate::notify::Policy::load(dir).ok().as_ref(), dir)
+    }
+
+    /// What the policies in `dir` define, the notification policy already loaded from it.
+    pub fn with_notify(notify: Option<&crate::notify::Policy>, dir: &Path) -> Names {
         let environments =
             crate::policy::environment::Environments::load(dir.join(crate::policy::ENVIRONMENTS))
                 .ok()
                 .map(|environments| environments.names().map(str::to_owned).collect());
         Names {
-            groups: policy.as_ref().and_then(crate::notify::Policy::groups),
-            templates: policy
-                .as_ref()
-                .and_then(crate::notify::Policy::template_names),
+            groups: notify.and_then(crate::notify::Policy::groups),
+            templates: notify.and_then(crate::notify::Policy::template_names),
             environments,
         }
     }

@@ -67,19 +67,18 @@ use crate::runbook::{Context, Report, Runbook};
 /// against sample data. Templates sent by
 /// runbooks are rendered with the values of the runbooks in `runbooks/` beside `dir`.
 pub fn check(dir: &Path) -> Vec<Report> {
+    match Policy::load(dir) {
+        Ok(policy) => check_loaded(&policy, dir),
+        Err(error) => error.reports,
+    }
+}
+
+/// [`check`] of the policy already loaded from `dir`, past what loading itself reports.
+pub fn check_loaded(policy: &Policy, dir: &Path) -> Vec<Report> {
     let runbooks = dir
         .parent()
         .map(|parent| sibling_runbooks(&parent.join("runbooks")))
         .unwrap_or_default();
-    check_with(dir, &runbooks)
-}
-
-/// [`check`] with the runbooks given.
-pub fn check_with(dir: &Path, runbooks: &[Runbook]) -> Vec<Report> {
-    let policy = match Policy::load(dir) {
-        Ok(policy) => policy,
-        Err(error) => return error.reports,
-    };
 
     let mut reports = Vec::new();
     let groups = policy.groups();
@@ -87,10 +86,14 @@ pub fn check_with(dir: &Path, runbooks: &[Runbook]) -> Vec<Report> {
     reports.extend(policy.escalation.check_references(
         groups.as_ref(),
         templates.as_ref(),
-        runbooks,
+        &runbooks,
     ));
     if let Some(templates) = &policy.templates {
-        reports.extend(check_templates(&dir.join("templates"), templates, runbooks));
+        reports.extend(check_templates(
+            &dir.join("templates"),
+            templates,
+            &runbooks,
+        ));
     }
     reports
 }

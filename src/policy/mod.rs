@@ -49,11 +49,19 @@ pub fn check(dir: &Path) -> Vec<String> {
     if let Some(report) = roster::check_dir(dir) {
         problems.push(report.to_string());
     }
-    for report in crate::notify::check(dir) {
-        problems.push(report.to_string());
-    }
+    let notify = match crate::notify::Policy::load(dir) {
+        Ok(policy) => {
+            let reports = crate::notify::check_loaded(&policy, dir);
+            problems.extend(reports.iter().map(ToString::to_string));
+            Some(policy)
+        }
+        Err(error) => {
+            problems.extend(error.reports.iter().map(ToString::to_string));
+            None
+        }
+    };
     if dir.join(crate::expiry::INVENTORY).exists() {
-        problems.extend(check_inventory(dir));
+        problems.extend(check_inventory(dir, notify.as_ref()));
     }
     problems
 }
@@ -61,7 +69,7 @@ pub fn check(dir: &Path) -> Vec<String> {
 /// The expiry inventory with the keys of the register, then every name it refers to in the
 /// other policies and the runbooks beside them. A register that does not load is reported
 /// above, so the inventory is then checked without its keys.
-fn check_inventory(dir: &Path) -> Option<String> {
+fn check_inventory(dir: &Path, notify: Option<&crate::notify::Policy>) -> Option<String> {
     let mut inventory = match crate::expiry::Inventory::load(&dir.join(crate::expiry::INVENTORY)) {
         Ok(inventory) => inventory,
         Err(error) => return Some(error.to_string()),
@@ -73,7 +81,7 @@ fn check_inventory(dir: &Path) -> Option<String> {
         return Some(error.to_string());
     }
 
-    let names = crate::expiry::references::Names::of(dir);
+    let names = crate::expiry::references::Names::with_notify(notify, dir);
     crate::expiry::references::check(&inventory, dir, &names)
         .err()
         .map(|error| error.to_string())
