@@ -119,24 +119,69 @@ impl fmt::Display for Report {
             )?;
             let gutter = at.line.to_string().len();
             if let Some(line) = lines.get(at.line) {
-                let indent: String = line
-                    .chars()
-                    .take(at.column.saturating_sub(1) as usize)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                let room = line
-                    .chars()
-                    .count()
-                    .saturating_sub(indent.chars().count())
-                    .max(1);
-                let caret = "^".repeat((at.width as usize).clamp(1, room));
+                let snippet = Snippet::new(line, at);
                 writeln!(formatter, "{:gutter$} |", "")?;
-                writeln!(formatter, "{} | {line}", at.line)?;
-                writeln!(formatter, "{:gutter$} | {indent}{caret}", "")?;
+                writeln!(formatter, "{} | {}", at.line, snippet.text)?;
+                writeln!(
+                    formatter,
+                    "{:gutter$} | {}{}",
+                    "", snippet.indent, snippet.caret
+                )?;
             }
             write_hint(formatter, gutter, diagnostic)?;
         }
         Ok(())
+    }
+}
+
+/// The most of a source line a diagnostic shows: a generated runbook can be one line of
+/// megabytes, and a message is read in an 80-column terminal.
+const SNIPPET: usize = 80;
+
+/// The part of a line a diagnostic shows, with the caret under the position.
+struct Snippet {
+    text: String,
+    indent: String,
+    caret: String,
+}
+
+impl Snippet {
+    /// A line longer than [`SNIPPET`] is cut to a window around the position, with `…` where
+    /// text was left out.
+    fn new(line: &str, at: Pos) -> Self {
+        let chars: Vec<char> = line.chars().collect();
+        let column = (at.column.saturating_sub(1) as usize).min(chars.len());
+        let (start, end) = if chars.len() <= SNIPPET {
+            (0, chars.len())
+        } else {
+            let start = column
+                .saturating_sub(SNIPPET / 4)
+                .min(chars.len() - SNIPPET);
+            (start, start + SNIPPET)
+        };
+
+        let mut text = String::new();
+        let mut indent = String::new();
+        if start > 0 {
+            text.push('…');
+            indent.push(' ');
+        }
+        text.extend(&chars[start..end]);
+        if end < chars.len() {
+            text.push('…');
+        }
+        indent.extend(
+            chars[start..column]
+                .iter()
+                .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+        );
+        let room = end.saturating_sub(column).max(1);
+        let caret = "^".repeat((at.width as usize).clamp(1, room));
+        Self {
+            text,
+            indent,
+            caret,
+        }
     }
 }
 
@@ -207,5 +252,28 @@ mod tests {
             report.to_string(),
             "r.yaml:2:8: no such node\n  |\n2 | start: nowhere\n  |        ^^^^^^^\n"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_to_a_window_around_the_position() {
+        let source = format!("nodes: {}x{}\n", "[".repeat(500), "]".repeat(500));
+        let diagnostic = Diagnostic::at(
+            Pos {
+                line: 1,
+                column: 508,
+                width: 1,
+            },
+            "not a node",
+        );
+        let report = Report::new(Path::new("r.yaml"), source, vec![diagnostic]);
+        let rendered = report.to_string();
+        let lines: Vec<&str> = rendered.lines().collect();
+
+        let shown = lines[2].strip_prefix("1 | ").unwrap_or_default();
+        assert_eq!(shown.chars().count(), SNIPPET + 2, "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        let caret = lines[3].strip_prefix("  | ").unwrap_or_default();
+        let under = shown.chars().nth(caret.len() - 1);
+        assert_eq!(under, Some('x'), "{rendered}");
     }
 }
