@@ -31,7 +31,7 @@ pub struct Args {
 
 /// Prints `message` as a usage problem and returns exit code 2.
 fn invalid(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("custos: {message}");
+    errln!("custos: {message}");
     ExitCode::from(super::INVALID)
 }
 
@@ -49,7 +49,7 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
             )));
         }
         Err(report) => {
-            eprint!("{report}");
+            err!("{report}");
             return Ok(invalid("the roster cannot be read"));
         }
     };
@@ -109,19 +109,19 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
 
     match result {
         Ok(Attempt::Granted { role, quorum }) => {
-            println!(
+            outln!(
                 "granted: `{}` approves `{node_id}` of {incident} as {role}",
                 args.person
-            );
-            println!("{quorum}");
+            )?;
+            outln!("{quorum}")?;
             Ok(ExitCode::SUCCESS)
         }
         Ok(Attempt::Refused { refusal, quorum }) => {
-            eprintln!(
+            errln!(
                 "custos: refused: `{}` may not approve `{node_id}` of {incident}: {refusal}",
                 args.person
             );
-            println!("{quorum}");
+            outln!("{quorum}")?;
             Ok(ExitCode::from(super::FAILED))
         }
         Err(ApprovalError::Store(error)) => Err(error.into()),

@@ -48,7 +48,7 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
     let incident: IncidentId = match incident.parse() {
         Ok(id) => id,
         Err(error) => {
-            eprintln!("custos: {error}");
+            errln!("custos: {error}");
             return Ok(ExitCode::from(super::INVALID));
         }
     };
@@ -59,7 +59,7 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
         None => None,
         Some(Ok(key)) => Some(key),
         Some(Err(error)) => {
-            eprintln!("custos: {error}");
+            errln!("custos: {error}");
             return Ok(ExitCode::from(super::INVALID));
         }
     };
@@ -70,7 +70,7 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
         Ok(record) => record,
         Err(CeremonyError::Store(error)) => return Err(error.into()),
         Err(error) => {
-            eprintln!("custos: {error}");
+            errln!("custos: {error}");
             return Ok(ExitCode::from(super::INVALID));
         }
     };
@@ -81,12 +81,12 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
     match output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write `{}`", path.display()))?,
-        None => print!("{text}"),
+        None => out!("{text}")?,
     }
 
     if record.verified() {
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("custos: the log of {incident} does not verify; the record says why");
+    errln!("custos: the log of {incident} does not verify; the record says why");
     Ok(ExitCode::from(super::FAILED))
 }

@@ -29,15 +29,18 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
     let report = notify::escalate(&mut store, &policy, clock)?;
 
     for fired in &report.fired {
-        println!(
+        outln!(
             "escalated {} ({}): {}; queued {}",
-            fired.incident, fired.key, fired.reason, fired.notification
-        );
+            fired.incident,
+            fired.key,
+            fired.reason,
+            fired.notification
+        )?;
     }
     for (incident, key, error) in &report.refused {
-        eprintln!("custos: cannot escalate {incident} ({key}): {error}");
+        errln!("custos: cannot escalate {incident} ({key}): {error}");
     }
-    print_delivery(&report.delivery);
+    print_delivery(&report.delivery)?;
     Ok(verdict(
         report.refused.is_empty() && report.delivery.all_delivered(),
     ))

@@ -59,8 +59,8 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
     let Action::Check { now, json, drill } = &args.command;
 
     let invalid = |error: &dyn std::fmt::Display| {
-        eprintln!("{error}");
-        eprintln!("custos: the expiry inventory is invalid; nothing was checked");
+        errln!("{error}");
+        errln!("custos: the expiry inventory is invalid; nothing was checked");
         Ok(ExitCode::from(super::INVALID))
     };
     let inventory = match expiry::load(policies) {
@@ -96,13 +96,13 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
     if *json {
         print_json(&report, settings.now)?;
     } else {
-        print_table(&report);
+        print_table(&report)?;
     }
     for (id, error) in &report.delivery.failed {
-        eprintln!("custos: alert {id} not delivered yet, `custos escalate` retries it: {error}");
+        errln!("custos: alert {id} not delivered yet, `custos escalate` retries it: {error}");
     }
     if preview {
-        eprintln!("custos: --now without --drill is a preview: nothing was sent or opened");
+        errln!("custos: --now without --drill is a preview: nothing was sent or opened");
     }
 
     let failed = report.failed() || !report.delivery.all_delivered();
@@ -136,14 +136,14 @@ fn finalise(modules: HsmGuard) {
             let _ = reply.send(modules.close());
         });
     if closing.is_err() {
-        eprintln!("custos: could not start the thread that finalises the PKCS#11 modules");
+        errln!("custos: could not start the thread that finalises the PKCS#11 modules");
         return;
     }
 
     match answer.recv_timeout(FINALISE_TIMEOUT) {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => eprintln!("custos: {error}"),
-        Err(_) => eprintln!(
+        Ok(Err(error)) => errln!("custos: {error}"),
+        Err(_) => errln!(
             "custos: the PKCS#11 modules did not finalise within {FINALISE_TIMEOUT:?}; exiting \
              without them"
         ),
@@ -156,13 +156,13 @@ fn print_json(report: &Report, now: Timestamp) -> anyhow::Result<()> {
         "failed": report.failed(),
         "objects": report.rows,
     });
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    outln!("{}", serde_json::to_string_pretty(&value)?)?;
     Ok(())
 }
 
 const HEADERS: [&str; 7] = ["OBJECT", "KIND", "SOURCE", "END", "DAYS", "BAND", "ALERT"];
 
-fn print_table(report: &Report) {
+fn print_table(report: &Report) -> std::io::Result<()> {
     let cells: Vec<[String; 7]> = report.rows.iter().map(cells).collect();
     let mut widths = HEADERS.map(str::len);
     for row in &cells {
@@ -171,7 +171,7 @@ fn print_table(report: &Report) {
         }
     }
 
-    print_line(&HEADERS.map(str::to_owned), &widths);
+    print_line(&HEADERS.map(str::to_owned), &widths)?;
     for (row, line) in report.rows.iter().zip(&cells) {
         match &row.error {
             Some(error) if row.end.is_none() => {
@@ -181,36 +181,37 @@ fn print_table(report: &Report) {
                     .zip(widths)
                     .map(|(cell, width)| format!("{cell:<width$}"))
                     .collect();
-                println!("{}  error: {error}", padded.join("  "));
+                outln!("{}  error: {error}", padded.join("  "))?;
             }
             Some(error) => {
-                print_line(line, &widths);
-                println!("  error for `{}`: {error}", row.object);
+                print_line(line, &widths)?;
+                outln!("  error for `{}`: {error}", row.object)?;
             }
-            None => print_line(line, &widths),
+            None => print_line(line, &widths)?,
         }
     }
 
     for row in &report.rows {
         if let (Some(incident), true) = (&row.incident, row.incident_opened_now) {
-            println!("opened {incident} for `{}`", row.object);
+            outln!("opened {incident} for `{}`", row.object)?;
         }
         if let Some(runbook) = &row.incident_due {
-            println!(
+            outln!(
                 "would open an incident from `{runbook}` for `{}`",
                 row.object
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
-fn print_line(cells: &[String; 7], widths: &[usize; 7]) {
+fn print_line(cells: &[String; 7], widths: &[usize; 7]) -> std::io::Result<()> {
     let line: Vec<String> = cells
         .iter()
         .zip(widths)
         .map(|(cell, width)| format!("{cell:<width$}"))
         .collect();
-    println!("{}", line.join("  ").trim_end());
+    outln!("{}", line.join("  ").trim_end())
 }
 
 fn cells(row: &Row) -> [String; 7] {

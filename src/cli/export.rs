@@ -65,7 +65,7 @@ pub struct Args {
 
 pub fn run(args: &Args, globals: &Globals) -> anyhow::Result<ExitCode> {
     if args.out_dir.is_some() && args.format != Format::Html {
-        eprintln!("custos: `--out-dir` writes one HTML report per incident; use `-o FILE` here");
+        errln!("custos: `--out-dir` writes one HTML report per incident; use `-o FILE` here");
         return Ok(ExitCode::from(INVALID));
     }
 
@@ -87,7 +87,7 @@ pub fn run(args: &Args, globals: &Globals) -> anyhow::Result<ExitCode> {
         } else {
             " (drills need `--include-drills`)"
         };
-        eprintln!("custos: no incident matches the filters{drills}");
+        errln!("custos: no incident matches the filters{drills}");
     }
 
     let escalation = match args.format {
@@ -126,8 +126,8 @@ fn escalation(globals: &Globals) -> Escalation {
     match custos::notify::Policy::load(&globals.policies) {
         Ok(policy) => policy.escalation,
         Err(error) => {
-            eprintln!("{error}");
-            eprintln!(
+            errln!("{error}");
+            errln!(
                 "custos: the policies in `{}` are invalid; the report leaves out the \
                  escalation policy's deadlines",
                 globals.policies.display()
@@ -149,7 +149,7 @@ fn html_per_incident(
         let path = dir.join(format!("{}.html", entry.id));
         std::fs::write(&path, page)
             .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
-        eprintln!("custos: wrote {}", path.display());
+        errln!("custos: wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -159,14 +159,14 @@ pub fn verify(file: &Path, trusted: Option<&str>) -> anyhow::Result<ExitCode> {
     let trusted = match trusted.map(signing::parse_public_key).transpose() {
         Ok(key) => key,
         Err(error) => {
-            eprintln!("custos: `--trusted-key`: {error}");
+            errln!("custos: `--trusted-key`: {error}");
             return Ok(ExitCode::from(INVALID));
         }
     };
     let opened = match File::open(file) {
         Ok(opened) => opened,
         Err(error) => {
-            eprintln!(
+            errln!(
                 "custos: cannot read the export `{}`: {error}",
                 file.display()
             );
@@ -176,20 +176,20 @@ pub fn verify(file: &Path, trusted: Option<&str>) -> anyhow::Result<ExitCode> {
 
     let mut input = BufReader::with_capacity(1 << 20, opened);
     let check = export::verify_jsonl(&mut input, file, trusted.as_ref())?;
-    print_signer(&check);
+    print_signer(&check)?;
     for problem in &check.problems {
-        println!("FAILED: {problem}");
+        outln!("FAILED: {problem}")?;
     }
     for incident in &check.incidents {
         match &incident.problem {
-            Some(problem) => println!("FAILED: {problem}"),
+            Some(problem) => outln!("FAILED: {problem}")?,
             None => {
                 let seal = if incident.sealed {
                     "sealed, seal verified"
                 } else {
                     "open, unsealed"
                 };
-                println!("{}: ok, {} events, {seal}", incident.id, incident.events);
+                outln!("{}: ok, {} events, {seal}", incident.id, incident.events)?;
             }
         }
     }
@@ -198,7 +198,7 @@ pub fn verify(file: &Path, trusted: Option<&str>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let failed = check.all_problems().count();
-    eprintln!(
+    errln!(
         "custos: the export `{}` failed verification ({failed} problem(s))",
         file.display()
     );
@@ -207,22 +207,23 @@ pub fn verify(file: &Path, trusted: Option<&str>) -> anyhow::Result<ExitCode> {
 
 /// Says who signed an accepted manifest and, when the export verified without a trusted key,
 /// what that does not prove.
-fn print_signer(check: &ExportCheck) {
+fn print_signer(check: &ExportCheck) -> std::io::Result<()> {
     let Some(signer) = check.signer.as_ref().filter(|_| check.manifest.is_some()) else {
-        return;
+        return Ok(());
     };
     if check.trusted {
-        println!("manifest: signed by the trusted key {signer}");
-        return;
+        outln!("manifest: signed by the trusted key {signer}")?;
+        return Ok(());
     }
-    println!("manifest: signed by {signer}, not checked against a trusted key");
+    outln!("manifest: signed by {signer}, not checked against a trusted key")?;
     if !check.is_ok() {
-        return;
+        return Ok(());
     }
-    eprintln!(
+    errln!(
         "custos: warning: without `--trusted-key` this result is self-attested: it shows the \
          export agrees with itself and with the key it names, which anyone can make; compare \
          {signer} with the installation's published key (`custos key export` on the exporting \
          machine) or pass it as `--trusted-key`"
     );
+    Ok(())
 }

@@ -75,12 +75,12 @@ pub fn run(command: &Command, policies: &Path) -> anyhow::Result<ExitCode> {
 /// The register, or the problems printed and the exit code to return.
 fn register(policies: &Path) -> Result<Register, ExitCode> {
     let known = Known::from_policies(policies).map_err(|error| {
-        eprintln!("{error}");
+        errln!("{error}");
         ExitCode::from(INVALID)
     })?;
     Register::load(policies.join(KEYS), &known).map_err(|error| {
-        eprintln!("{error}");
-        eprintln!("custos: the key register cannot be used");
+        errln!("{error}");
+        errln!("custos: the key register cannot be used");
         ExitCode::from(INVALID)
     })
 }
@@ -100,7 +100,7 @@ fn graph(format: Format, today: Option<Date>, policies: &Path) -> anyhow::Result
         Format::Dot => picture::dot(&register, today),
         Format::Mermaid => picture::mermaid(&register, today),
     };
-    print!("{picture}");
+    out!("{picture}")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -118,7 +118,7 @@ fn check(name: &str, rehearsal: bool, json: bool, policies: &Path) -> anyhow::Re
     let live = match live {
         Ok(live) => live,
         Err(error) => {
-            eprintln!("custos: {error}");
+            errln!("custos: {error}");
             return Ok(ExitCode::from(INVALID));
         }
     };
@@ -143,7 +143,7 @@ fn check(name: &str, rehearsal: bool, json: bool, policies: &Path) -> anyhow::Re
             findings: &findings,
         })
     };
-    print!("{out}");
+    out!("{out}")?;
     Ok(if findings.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -4,6 +4,51 @@
 //! 2 usage errors and input custos cannot use. What the user must see goes to stderr with a
 //! `custos:` prefix; diagnostics go through `tracing`, shown with `-v` or `CUSTOS_LOG`.
 
+/// `println!` for what a command reports on standard output, returning the error instead of
+/// panicking when the reader has gone (`custos log INC-1 | head`); `main` ends such a run
+/// quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` the way [`outln!`] is `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `eprintln!` without its panic when standard error is closed (`custos validate 2>&1 | head`):
+/// there is nowhere left to say anything, and the exit code still tells.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!` the way [`errln!`] is `eprintln!`.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// A line of the walk shown at the terminal. A terminal that has gone away (a dropped SSH
+/// session) is noticed by the next prompt, which stops the walk where the log can resume it;
+/// the line itself is not worth a panic.
+macro_rules! show {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod approve;
 mod ceremony;
 mod escalate;
@@ -159,11 +204,11 @@ pub fn main() -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         // A store this user may not write is a setup problem, not a failed run.
         Err(error) if is_unwritable_store(&error) => {
-            eprintln!("custos: {error:#}");
+            errln!("custos: {error:#}");
             ExitCode::from(INVALID)
         }
         Err(error) => {
-            eprintln!("custos: error: {error:#}");
+            errln!("custos: error: {error:#}");
             ExitCode::from(FAILED)
         }
     }
@@ -225,8 +270,8 @@ fn runbook_path(argument: &str) -> PathBuf {
 fn load_runbook(argument: &str, policies: &Path) -> Result<custos::runbook::Loaded, ExitCode> {
     let context = custos::policy::context(policies);
     custos::runbook::load(&runbook_path(argument), &context).map_err(|report| {
-        eprint!("{report}");
-        eprintln!("custos: `{argument}` is not a valid runbook; `custos validate` shows why");
+        err!("{report}");
+        errln!("custos: `{argument}` is not a valid runbook; `custos validate` shows why");
         ExitCode::from(INVALID)
     })
 }

@@ -37,7 +37,7 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
             let mut store = Store::open(store)?;
             let clock = now.map_or_else(Clock::real, Clock::rehearsals);
             let report = notify::flush(&mut store, &policy, clock)?;
-            print_delivery(&report);
+            print_delivery(&report)?;
             Ok(verdict(report.all_delivered()))
         }
     }
@@ -47,12 +47,12 @@ fn list(store: &Path) -> anyhow::Result<ExitCode> {
     let store = Store::open(store)?;
     let outbox = store.outbox()?;
     if outbox.is_empty() {
-        eprintln!("custos: the outbox is empty");
+        errln!("custos: the outbox is empty");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("ID\tINCIDENT\tGROUP\tSUBJECT\tSTATE\tATTEMPTS\tNEXT TRY\tMESSAGE-ID");
+    outln!("ID\tINCIDENT\tGROUP\tSUBJECT\tSTATE\tATTEMPTS\tNEXT TRY\tMESSAGE-ID")?;
     for notification in &outbox {
-        println!("{}", row(notification));
+        outln!("{}", row(notification))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -79,13 +79,13 @@ pub(super) fn load_policy(policies: &Path) -> Option<Policy> {
     match Policy::load(policies) {
         Ok(policy) => {
             if let Some(warning) = policy.warning() {
-                eprintln!("custos: {warning}");
+                errln!("custos: {warning}");
             }
             Some(policy)
         }
         Err(error) => {
-            eprintln!("{error}");
-            eprintln!(
+            errln!("{error}");
+            errln!(
                 "custos: the policies in `{}` are invalid",
                 policies.display()
             );
@@ -94,19 +94,20 @@ pub(super) fn load_policy(policies: &Path) -> Option<Policy> {
     }
 }
 
-pub(super) fn print_delivery(report: &DeliveryReport) {
+pub(super) fn print_delivery(report: &DeliveryReport) -> std::io::Result<()> {
     for id in &report.sent {
-        println!("sent {id}");
+        outln!("sent {id}")?;
     }
     for (id, error) in &report.failed {
-        println!("failed {id}: {error}");
+        outln!("failed {id}: {error}")?;
     }
     for id in &report.retrying {
-        println!("waiting {id}: failed before, retried later");
+        outln!("waiting {id}: failed before, retried later")?;
     }
     for id in &report.in_flight {
-        println!("in flight {id}: another custos is sending it");
+        outln!("in flight {id}: another custos is sending it")?;
     }
+    Ok(())
 }
 
 /// 0 when everything was delivered, 1 when something is still failing.
@@ -114,7 +115,7 @@ pub(super) fn verdict(delivered: bool) -> ExitCode {
     if delivered {
         ExitCode::SUCCESS
     } else {
-        eprintln!("custos: some notifications are not delivered yet; they will be retried");
+        errln!("custos: some notifications are not delivered yet; they will be retried");
         ExitCode::from(super::FAILED)
     }
 }

@@ -47,7 +47,7 @@ pub fn incidents(globals: &Globals) -> anyhow::Result<ExitCode> {
     let store = Store::open(&globals.store_path())?;
     let incidents = store.incidents()?;
     if incidents.is_empty() {
-        eprintln!("custos: no incidents in {}", store.path().display());
+        errln!("custos: no incidents in {}", store.path().display());
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -239,27 +239,28 @@ pub fn verify(args: &VerifyArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
     let mut bad = 0;
     if args.incident.is_none() {
         for gap in store.missing_incidents()? {
-            println!("FAILED: {gap}");
+            outln!("FAILED: {gap}")?;
             bad += 1;
         }
     }
     for id in ids {
         let verification = store.verify(&id, trusted.as_ref())?;
         if verification.is_ok() {
-            println!(
+            outln!(
                 "{id}: ok, {} events, seal: {}",
-                verification.events, verification.seal
-            );
+                verification.events,
+                verification.seal
+            )?;
             continue;
         }
         bad += 1;
         match verification.first_problem() {
-            Some(problem) => println!("{id}: FAILED at event {}: {problem}", problem.seq),
-            None => println!("{id}: FAILED: seal: {}", verification.seal),
+            Some(problem) => outln!("{id}: FAILED at event {}: {problem}", problem.seq)?,
+            None => outln!("{id}: FAILED: seal: {}", verification.seal)?,
         }
     }
     if bad > 0 {
-        eprintln!("custos: {bad} incident(s) failed verification");
+        errln!("custos: {bad} incident(s) failed verification");
         return Ok(ExitCode::from(FAILED));
     }
     Ok(ExitCode::SUCCESS)
@@ -270,7 +271,7 @@ pub fn key(command: &KeyCommand, globals: &Globals) -> anyhow::Result<ExitCode> 
         KeyCommand::Export => {
             let path = signing::default_key_path(&globals.store_path());
             let key = signing::load_or_create(&path)?;
-            println!("{}", signing::public_key_text(&key.verifying_key()));
+            outln!("{}", signing::public_key_text(&key.verifying_key()))?;
             Ok(ExitCode::SUCCESS)
         }
     }

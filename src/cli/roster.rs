@@ -104,7 +104,7 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
                 person.credential = hash;
             }
             save(&roster, &path)?;
-            eprintln!("custos: added `{id}` to `{}`", path.display());
+            errln!("custos: added `{id}` to `{}`", path.display());
         }
         Command::Passwd {
             id,
@@ -143,9 +143,9 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
             save(&roster, &path)?;
             match reset_by {
                 Some(officer) => {
-                    eprintln!("custos: the passphrase of `{id}` is reset by `{officer}`");
+                    errln!("custos: the passphrase of `{id}` is reset by `{officer}`");
                 }
-                None => eprintln!("custos: the passphrase of `{id}` is changed"),
+                None => errln!("custos: the passphrase of `{id}` is changed"),
             }
         }
         Command::Revoke { id, on } => {
@@ -156,13 +156,13 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
             };
             person.revoked_on = Some(on);
             save(&roster, &path)?;
-            eprintln!("custos: `{id}` is revoked from {on}");
+            errln!("custos: `{id}` is revoked from {on}");
         }
         Command::Assign { id, key, component } => {
             let mut roster = load(&path)?;
             assign(&mut roster, id, key, component)?;
             save(&roster, &path)?;
-            eprintln!("custos: `{id}` holds component {component} of `{key}`");
+            errln!("custos: `{id}` holds component {component} of `{key}`");
         }
         Command::Return {
             id,
@@ -174,9 +174,9 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
             let on = on.unwrap_or_else(today);
             give_back(&mut roster, id, key, component, on)?;
             save(&roster, &path)?;
-            eprintln!("custos: `{id}` returned component {component} of `{key}` on {on}");
+            errln!("custos: `{id}` returned component {component} of `{key}` on {on}");
         }
-        Command::List => list(&load(&path)?),
+        Command::List => list(&load(&path)?)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -321,7 +321,7 @@ fn new_hash(env: Option<&str>, id: &str) -> anyhow::Result<String> {
 
 fn load(path: &Path) -> anyhow::Result<Roster> {
     Roster::load(path).map_err(|report| {
-        eprint!("{report}");
+        err!("{report}");
         anyhow::anyhow!("the roster `{}` cannot be read", path.display())
     })
 }
@@ -341,12 +341,15 @@ fn today() -> Date {
     jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date()
 }
 
-fn list(roster: &Roster) {
+fn list(roster: &Roster) -> std::io::Result<()> {
     let now = Timestamp::now();
-    println!(
+    outln!(
         "{:<12} {:<24} {:<10} {:<34} COMPONENTS",
-        "ID", "NAME", "STATE", "ROLES"
-    );
+        "ID",
+        "NAME",
+        "STATE",
+        "ROLES"
+    )?;
     for person in &roster.people {
         let state = match person.standing(now) {
             Standing::Active => "active",
@@ -363,13 +366,14 @@ fn list(roster: &Roster) {
                 format!("{}/{}{returned}", c.key, c.component)
             })
             .collect();
-        println!(
+        outln!(
             "{:<12} {:<24} {:<10} {:<34} {}",
             person.id,
             person.name,
             state,
             person.roles.join(", "),
             components.join(", ")
-        );
+        )?;
     }
+    Ok(())
 }

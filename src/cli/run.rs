@@ -105,9 +105,7 @@ fn start(
         Err(code) => return Ok(code),
     };
     if walk.now.is_some() && !rehearsal {
-        eprintln!(
-            "custos: `--now` sets the clock of a drill; a real incident runs on the real clock"
-        );
+        errln!("custos: `--now` sets the clock of a drill; a real incident runs on the real clock");
         return Ok(ExitCode::from(INVALID));
     }
     let environments = environments(globals)?;
@@ -117,7 +115,7 @@ fn start(
         Ok(())
     };
     if let Err(why) = safety {
-        eprintln!("custos: this drill would touch production, so it does not start: {why}");
+        errln!("custos: this drill would touch production, so it does not start: {why}");
         return Ok(ExitCode::from(INVALID));
     }
 
@@ -149,9 +147,10 @@ fn start(
         Err(stop) => return Ok(stopped_before_opening(&stop)),
     };
     let kind = if rehearsal { "drill" } else { "incident" };
-    eprintln!(
+    errln!(
         "custos: opened {kind} {incident} from `{}` version {}",
-        loaded.runbook.id, loaded.runbook.version
+        loaded.runbook.id,
+        loaded.runbook.version
     );
     continue_walk(
         &mut store,
@@ -182,7 +181,7 @@ fn authenticate(
     clock: Clock,
 ) -> Result<InitiatorProof, ExitCode> {
     let refuse = |message: String| {
-        eprintln!("custos: {message}");
+        errln!("custos: {message}");
         ExitCode::from(INVALID)
     };
     let Some(person) = &walk.person else {
@@ -229,7 +228,7 @@ pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         )
     })?;
     if args.walk.now.is_some() && !incident.rehearsal {
-        eprintln!(
+        errln!(
             "custos: `--now` sets the clock of a drill; {} is a real incident",
             args.incident
         );
@@ -251,9 +250,10 @@ pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         .map_or_else(|| Clock::of_incident(&records), Clock::starting_at);
     let state = WalkState::replay(&records);
     if state.closed.is_some() {
-        eprintln!(
+        errln!(
             "custos: {} is closed; `custos log {}` shows its record",
-            args.incident, args.incident
+            args.incident,
+            args.incident
         );
         return Ok(ExitCode::from(INVALID));
     }
@@ -263,7 +263,7 @@ pub fn resume(args: &ResumeArgs, globals: &Globals) -> anyhow::Result<ExitCode> 
         };
         store.append(&args.incident, &actor(&args.walk), clock.now(), &[resumed])?;
     }
-    eprintln!(
+    errln!(
         "custos: resuming {} at `{}`",
         args.incident,
         state.current.map(|n| n.to_string()).unwrap_or_default()
@@ -335,7 +335,7 @@ fn continue_walk(
             incident,
             clock,
             watch_interval(),
-            |line| eprintln!("\ncustos: {line}"),
+            |line| errln!("\ncustos: {line}"),
         )
     });
     let ending = walker.walk();
@@ -346,7 +346,7 @@ fn continue_walk(
 
     match ending {
         Ending::Closed { node, outcome } => {
-            eprintln!("custos: {incident} closed at `{node}`: {outcome}; the log is sealed");
+            errln!("custos: {incident} closed at `{node}`: {outcome}; the log is sealed");
             if rehearsal {
                 // Streamed: a long drill's log is never held whole for its debrief.
                 let mut debrief = Debrief::default();
@@ -354,15 +354,13 @@ fn continue_walk(
                     debrief.add(&record);
                     Ok(())
                 })?;
-                println!("\n{}", debrief.finish(runbook));
+                outln!("\n{}", debrief.finish(runbook))?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Ending::Paused { node, reason, stop } => {
-            eprintln!("custos: {incident} stopped at `{node}`: {reason}");
-            eprintln!(
-                "custos: it stays open; `custos resume {incident}` continues where it stopped"
-            );
+            errln!("custos: {incident} stopped at `{node}`: {reason}");
+            errln!("custos: it stays open; `custos resume {incident}` continues where it stopped");
             Ok(if stop == Stop::Paused {
                 ExitCode::SUCCESS
             } else {
@@ -397,7 +395,7 @@ fn responder(
         Err(report) => bail!("{}", report.to_string().trim_end()),
     };
     if let Some(node) = answers.approving_nodes().first().filter(|_| !rehearsal) {
-        eprintln!(
+        errln!(
             "custos: `{}` approves at `{node}`, and this is a real incident: {}",
             path.display(),
             scripted_approval_refused(incident, node)
@@ -410,15 +408,15 @@ fn responder(
 fn stopped_before_opening(stop: &Stop) -> ExitCode {
     match stop {
         Stop::Paused => {
-            eprintln!("custos: stopped before the incident was opened; nothing was recorded");
+            errln!("custos: stopped before the incident was opened; nothing was recorded");
             ExitCode::SUCCESS
         }
         Stop::Invalid(reason) => {
-            eprintln!("custos: the incident was not opened: {reason}");
+            errln!("custos: the incident was not opened: {reason}");
             ExitCode::from(INVALID)
         }
         Stop::Unanswered { node, .. } => {
-            eprintln!("custos: the incident was not opened: no answer for `{node}`");
+            errln!("custos: the incident was not opened: no answer for `{node}`");
             ExitCode::from(INVALID)
         }
     }

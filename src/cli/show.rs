@@ -14,9 +14,9 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    print!(
+    out!(
         "{}",
         custos::runbook::checklist::checklist(&loaded.runbook, &loaded.sha256)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

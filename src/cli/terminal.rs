@@ -280,7 +280,7 @@ fn asked_back(pause: Duration) -> bool {
 
 impl Responder for Terminal {
     fn authenticate(&mut self, person: &str) -> Result<Zeroizing<String>, Stop> {
-        println!(
+        show!(
             "{}",
             wrap(
                 &format!(
@@ -307,7 +307,7 @@ impl Responder for Terminal {
     fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop> {
         let mut values = Map::new();
         if !inputs.is_empty() {
-            println!("{}", self.heading("Before the first step, a few facts:"));
+            show!("{}", self.heading("Before the first step, a few facts:"));
         }
         for input in inputs {
             if let Some(value) = ask_value(input)? {
@@ -318,7 +318,7 @@ impl Responder for Terminal {
     }
 
     fn participants(&mut self) -> Result<Vec<Participant>, Stop> {
-        println!(
+        show!(
             "{}",
             self.heading("This runbook is a key ceremony. Record who takes part.")
         );
@@ -354,17 +354,17 @@ impl Responder for Terminal {
         if view.rehearsal {
             facts.push_str(" · DRILL");
         }
-        println!("\n{}", "─".repeat(WIDTH));
-        println!("{}", wrap(&facts, WIDTH).trim_end());
-        println!("{}", self.heading(wrap(&node.title, WIDTH).trim_end()));
+        show!("\n{}", "─".repeat(WIDTH));
+        show!("{}", wrap(&facts, WIDTH).trim_end());
+        show!("{}", self.heading(wrap(&node.title, WIDTH).trim_end()));
         if let Some(within) = node.within {
-            println!(
+            show!(
                 "Time limit: {}",
                 custos::runbook::checklist::friendly(within)
             );
         }
         if let Some(guidance) = &view.guidance {
-            println!("\n{}", reflow(guidance.trim_end(), WIDTH).trim_end());
+            show!("\n{}", reflow(guidance.trim_end(), WIDTH).trim_end());
         }
         let recent: Vec<&str> = view.recent.iter().map(String::as_str).collect();
         if recent.len() > 1 {
@@ -373,12 +373,12 @@ impl Responder for Terminal {
             } else {
                 ""
             };
-            println!(
+            show!(
                 "\n{}",
                 wrap(&format!("Path: {more}{}", recent.join(" → ")), WIDTH).trim_end()
             );
         }
-        println!();
+        show!();
     }
 
     fn decide(&mut self, _: &View<'_>, options: &[Edge]) -> Result<Choice, Stop> {
@@ -438,7 +438,7 @@ impl Responder for Terminal {
         } else {
             already.join(", ")
         };
-        println!(
+        show!(
             "{}",
             wrap(
                 &format!(
@@ -459,7 +459,7 @@ impl Responder for Terminal {
         }
         if picked != here {
             if let NodeKind::Approval { .. } = view.node.kind {
-                println!(
+                show!(
                     "{}",
                     wrap(
                         &format!(
@@ -470,7 +470,7 @@ impl Responder for Terminal {
                     )
                     .trim_end()
                 );
-                println!("Press Enter to go back to the menu.");
+                show!("Press Enter to go back to the menu.");
             }
             return Ok(ApprovalMove::Wait);
         }
@@ -488,7 +488,7 @@ impl Responder for Terminal {
     }
 
     fn tell(&mut self, message: &str) {
-        println!("{}", wrap(&format!("→ {message}"), WIDTH).trim_end());
+        show!("{}", wrap(&format!("→ {message}"), WIDTH).trim_end());
     }
 
     fn waiting(

@@ -35,7 +35,7 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
     let plan = match plan(args, policies) {
         Ok(plan) => plan,
         Err(usage) => {
-            eprintln!("custos: {usage}");
+            errln!("custos: {usage}");
             return Ok(ExitCode::from(super::INVALID));
         }
     };
@@ -43,14 +43,14 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
     let mut invalid = 0;
     let policy_problems = custos::policy::check(policies);
     for problem in &policy_problems {
-        eprintln!("{}", problem.trim_end());
+        errln!("{}", problem.trim_end());
         invalid += 1;
     }
     if plan.policies && policy_problems.is_empty() {
-        println!("{}: ok (policy files checked together)", policies.display());
+        outln!("{}: ok (policy files checked together)", policies.display())?;
     }
     if !plan.policies && !policy_problems.is_empty() {
-        eprintln!(
+        errln!(
             "custos: the policies in `{}` have the problems above, so the roles, groups, \
              templates and environments runbooks name are not all checked",
             policies.display()
@@ -60,20 +60,20 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
     let context = custos::policy::context(policies);
     for file in &plan.files {
         match custos::runbook::load(file, &context) {
-            Ok(loaded) => println!(
+            Ok(loaded) => outln!(
                 "{}: ok ({} nodes)",
                 file.display(),
                 loaded.runbook.nodes.len()
-            ),
+            )?,
             Err(report) => {
-                eprint!("{report}");
+                err!("{report}");
                 invalid += 1;
             }
         }
     }
 
     if invalid > 0 {
-        eprintln!("custos: {invalid} file(s) invalid");
+        errln!("custos: {invalid} file(s) invalid");
         return Ok(ExitCode::from(super::FAILED));
     }
     Ok(ExitCode::SUCCESS)

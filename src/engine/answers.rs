@@ -38,6 +38,7 @@ use crate::store::event::Participant;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -317,7 +318,15 @@ impl Responder for Script {
 
     fn arrive(&mut self, view: &View<'_>) {
         if !self.quiet {
-            println!("[{}] {} ({})", view.step, view.node.title, view.node.id);
+            // A reader that went away (`| head`) does not stop a scripted walk: the log is
+            // its record, and the walk ends where the answers file says.
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "[{}] {} ({})",
+                view.step,
+                view.node.title,
+                view.node.id
+            );
         }
     }
 
@@ -444,7 +453,7 @@ impl Responder for Script {
 
     fn tell(&mut self, message: &str) {
         if !self.quiet {
-            println!("    {message}");
+            let _ = writeln!(std::io::stdout().lock(), "    {message}");
         }
     }
 }
