@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::cli::{custos, repo};
+use support::cli::{Stream, custos, repo};
 
 #[test]
 fn every_broken_runbook_in_the_corpus_is_rejected_with_its_message() {
@@ -367,4 +367,34 @@ fn a_yaml_error_inside_a_node_names_the_node() {
         corpus("yaml-syntax.yaml")
             .starts_with("yaml-syntax.yaml:10:12: node `a`: unclosed quote\n")
     );
+}
+
+#[test]
+fn output_to_a_reader_that_has_gone_ends_quietly_without_a_panic() {
+    let runbooks = repo().join("runbooks");
+    let broken = repo().join("tests/corpus/invalid/approval-of-one.yaml");
+
+    let listed = custos()
+        .current_dir(&runbooks)
+        .args(["validate", "zmk-compromise.yaml", "quorum-card-lost.yaml"])
+        .closed(Stream::Stdout)
+        .run();
+    assert_eq!(listed.code, 0, "stderr:\n{}", listed.stderr);
+    assert!(!listed.stderr.contains("panicked"), "{}", listed.stderr);
+
+    let drawn = custos()
+        .args(["graph", "zmk-compromise"])
+        .current_dir(repo())
+        .closed(Stream::Stdout)
+        .run();
+    assert_eq!(drawn.code, 0, "stderr:\n{}", drawn.stderr);
+    assert!(!drawn.stderr.contains("panicked"), "{}", drawn.stderr);
+
+    // Nothing can be said on a closed standard error; the exit code still says invalid.
+    let rejected = custos()
+        .arg("validate")
+        .arg(&broken)
+        .closed(Stream::Stderr)
+        .run();
+    assert_eq!(rejected.code, 1, "stdout:\n{}", rejected.stdout);
 }

@@ -134,9 +134,12 @@ impl fmt::Display for Report {
     }
 }
 
-/// The most of a source line a diagnostic shows: a generated runbook can be one line of
-/// megabytes, and a message is read in an 80-column terminal.
-const SNIPPET: usize = 80;
+/// The longest source line a diagnostic shows whole. A generated runbook can be one line of
+/// megabytes; a longer line is cut to a window of [`SNIPPET`] characters.
+const WHOLE: usize = 200;
+
+/// How much of a line longer than [`WHOLE`] a diagnostic shows around the position.
+const SNIPPET: usize = 100;
 
 /// The part of a line a diagnostic shows, with the caret under the position.
 struct Snippet {
@@ -146,12 +149,12 @@ struct Snippet {
 }
 
 impl Snippet {
-    /// A line longer than [`SNIPPET`] is cut to a window around the position, with `…` where
+    /// A line longer than [`WHOLE`] is cut to a window around the position, with `…` where
     /// text was left out.
     fn new(line: &str, at: Pos) -> Self {
         let chars: Vec<char> = line.chars().collect();
         let column = (at.column.saturating_sub(1) as usize).min(chars.len());
-        let (start, end) = if chars.len() <= SNIPPET {
+        let (start, end) = if chars.len() <= WHOLE {
             (0, chars.len())
         } else {
             let start = column

@@ -18,6 +18,14 @@ pub struct Run {
 pub struct Custos {
     command: Command,
     stdin: Option<String>,
+    closed: Option<Stream>,
+}
+
+/// An output stream of the process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
 }
 
 /// Starts a `custos` invocation with a clean environment of custos variables.
@@ -34,6 +42,7 @@ pub fn custos() -> Custos {
     Custos {
         command,
         stdin: None,
+        closed: None,
     }
 }
 
@@ -67,13 +76,29 @@ impl Custos {
         self
     }
 
+    /// Connects `stream` to a pipe nobody reads, closed before custos starts, as when the
+    /// reader of `custos ... | head -1` has already gone: every write to it fails.
+    pub fn closed(mut self, stream: Stream) -> Self {
+        self.closed = Some(stream);
+        self
+    }
+
     /// Runs to completion and returns what happened.
     pub fn run(mut self) -> Run {
         use std::io::Write;
 
+        let stdio = |stream| match self.closed {
+            Some(closed) if closed == stream => {
+                let (reader, writer) = std::io::pipe().expect("a pipe");
+                drop(reader);
+                Stdio::from(writer)
+            }
+            _ => Stdio::piped(),
+        };
+        let (stdout, stderr) = (stdio(Stream::Stdout), stdio(Stream::Stderr));
         self.command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
             .stdin(Stdio::piped());
         let mut child = self.command.spawn().expect("the custos binary starts");
         let mut stdin = child.stdin.take().expect("stdin is piped");
