@@ -218,8 +218,27 @@ pub fn mails(maildir: &Path) -> Vec<Mail> {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-    files.sort();
+    files.sort_by_key(|file| delivered(file));
     files.into_iter().map(|file| parse(&file)).collect()
+}
+
+/// When the Mailbox handler stored a message, from the name Python's `mailbox.Maildir` gives
+/// it, `SECONDS.MMICROSECONDSPPIDQCOUNT.HOST`: the microseconds are not zero-padded, so the
+/// names do not sort by time as text.
+fn delivered(file: &Path) -> (u64, u64, u64, String) {
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let number = |after: char, before: char| -> u64 {
+        name.split_once(after)
+            .and_then(|(_, rest)| rest.split(before).next())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let seconds = name
+        .split('.')
+        .next()
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or(u64::MAX);
+    (seconds, number('M', 'P'), number('Q', '.'), name)
 }
 
 fn parse(file: &Path) -> Mail {
