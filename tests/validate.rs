@@ -390,6 +390,16 @@ fn output_to_a_reader_that_has_gone_ends_quietly_without_a_panic() {
     assert_eq!(drawn.code, 0, "stderr:\n{}", drawn.stderr);
     assert!(!drawn.stderr.contains("panicked"), "{}", drawn.stderr);
 
+    // The verdict outlives the reader: an invalid file after a valid one still fails the run.
+    let mixed = custos()
+        .current_dir(&runbooks)
+        .arg("validate")
+        .arg("zmk-compromise.yaml")
+        .arg(&broken)
+        .closed(Stream::Stdout)
+        .run();
+    assert_eq!(mixed.code, 1, "stderr:\n{}", mixed.stderr);
+
     // Nothing can be said on a closed standard error; the exit code still says invalid.
     let rejected = custos()
         .arg("validate")

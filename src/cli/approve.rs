@@ -112,8 +112,8 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
             outln!(
                 "granted: `{}` approves `{node_id}` of {incident} as {role}",
                 args.person
-            )?;
-            outln!("{quorum}")?;
+            );
+            outln!("{quorum}");
             Ok(ExitCode::SUCCESS)
         }
         Ok(Attempt::Refused { refusal, quorum }) => {
@@ -121,7 +121,7 @@ pub fn run(args: &Args, policies: &Path, store_path: &Path) -> anyhow::Result<Ex
                 "custos: refused: `{}` may not approve `{node_id}` of {incident}: {refusal}",
                 args.person
             );
-            outln!("{quorum}")?;
+            outln!("{quorum}");
             Ok(ExitCode::from(super::FAILED))
         }
         Err(ApprovalError::Store(error)) => Err(error.into()),

@@ -35,12 +35,12 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
             fired.key,
             fired.reason,
             fired.notification
-        )?;
+        );
     }
     for (incident, key, error) in &report.refused {
         errln!("custos: cannot escalate {incident} ({key}): {error}");
     }
-    print_delivery(&report.delivery)?;
+    print_delivery(&report.delivery);
     Ok(verdict(
         report.refused.is_empty() && report.delivery.all_delivered(),
     ))

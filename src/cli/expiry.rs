@@ -96,7 +96,7 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
     if *json {
         print_json(&report, settings.now)?;
     } else {
-        print_table(&report)?;
+        print_table(&report);
     }
     for (id, error) in &report.delivery.failed {
         errln!("custos: alert {id} not delivered yet, `custos escalate` retries it: {error}");
@@ -156,13 +156,13 @@ fn print_json(report: &Report, now: Timestamp) -> anyhow::Result<()> {
         "failed": report.failed(),
         "objects": report.rows,
     });
-    outln!("{}", serde_json::to_string_pretty(&value)?)?;
+    outln!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }
 
 const HEADERS: [&str; 7] = ["OBJECT", "KIND", "SOURCE", "END", "DAYS", "BAND", "ALERT"];
 
-fn print_table(report: &Report) -> std::io::Result<()> {
+fn print_table(report: &Report) {
     let cells: Vec<[String; 7]> = report.rows.iter().map(cells).collect();
     let mut widths = HEADERS.map(str::len);
     for row in &cells {
@@ -171,7 +171,7 @@ fn print_table(report: &Report) -> std::io::Result<()> {
         }
     }
 
-    print_line(&HEADERS.map(str::to_owned), &widths)?;
+    print_line(&HEADERS.map(str::to_owned), &widths);
     for (row, line) in report.rows.iter().zip(&cells) {
         match &row.error {
             Some(error) if row.end.is_none() => {
@@ -181,37 +181,36 @@ fn print_table(report: &Report) -> std::io::Result<()> {
                     .zip(widths)
                     .map(|(cell, width)| format!("{cell:<width$}"))
                     .collect();
-                outln!("{}  error: {error}", padded.join("  "))?;
+                outln!("{}  error: {error}", padded.join("  "));
             }
             Some(error) => {
-                print_line(line, &widths)?;
-                outln!("  error for `{}`: {error}", row.object)?;
+                print_line(line, &widths);
+                outln!("  error for `{}`: {error}", row.object);
             }
-            None => print_line(line, &widths)?,
+            None => print_line(line, &widths),
         }
     }
 
     for row in &report.rows {
         if let (Some(incident), true) = (&row.incident, row.incident_opened_now) {
-            outln!("opened {incident} for `{}`", row.object)?;
+            outln!("opened {incident} for `{}`", row.object);
         }
         if let Some(runbook) = &row.incident_due {
             outln!(
                 "would open an incident from `{runbook}` for `{}`",
                 row.object
-            )?;
+            );
         }
     }
-    Ok(())
 }
 
-fn print_line(cells: &[String; 7], widths: &[usize; 7]) -> std::io::Result<()> {
+fn print_line(cells: &[String; 7], widths: &[usize; 7]) {
     let line: Vec<String> = cells
         .iter()
         .zip(widths)
         .map(|(cell, width)| format!("{cell:<width$}"))
         .collect();
-    outln!("{}", line.join("  ").trim_end())
+    outln!("{}", line.join("  ").trim_end());
 }
 
 fn cells(row: &Row) -> [String; 7] {

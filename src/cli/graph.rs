@@ -31,6 +31,6 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
         Format::Dot => custos::runbook::picture::dot(&loaded.runbook),
         Format::Mermaid => custos::runbook::picture::mermaid(&loaded.runbook),
     };
-    out!("{picture}")?;
+    out!("{picture}");
     Ok(ExitCode::SUCCESS)
 }

@@ -4,13 +4,16 @@
 //! 2 usage errors and input custos cannot use. What the user must see goes to stderr with a
 //! `custos:` prefix; diagnostics go through `tracing`, shown with `-v` or `CUSTOS_LOG`.
 
-/// `println!` for what a command reports on standard output, returning the error instead of
-/// panicking when the reader has gone (`custos log INC-1 | head`); `main` ends such a run
-/// quietly.
+// `println!` and friends panic when their stream is closed (`custos validate 2>&1 | head -1`,
+// a dropped SSH session). These write the same text and drop it instead: nobody is left to
+// read it, and a command carries on to the verdict its exit code gives, which a monitoring
+// pipeline with `pipefail` still sees. A terminal that has gone is noticed by the next prompt.
+
+/// `println!` that drops its line when standard output is closed.
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
 
@@ -18,12 +21,11 @@ macro_rules! outln {
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        write!(std::io::stdout().lock(), $($arg)*)
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
     }};
 }
 
-/// `eprintln!` without its panic when standard error is closed (`custos validate 2>&1 | head`):
-/// there is nowhere left to say anything, and the exit code still tells.
+/// `eprintln!` that drops its line when standard error is closed.
 macro_rules! errln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
@@ -36,16 +38,6 @@ macro_rules! err {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = write!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
-/// A line of the walk shown at the terminal. A terminal that has gone away (a dropped SSH
-/// session) is noticed by the next prompt, which stops the walk where the log can resume it;
-/// the line itself is not worth a panic.
-macro_rules! show {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
 

@@ -37,7 +37,7 @@ pub fn run(args: &Args, policies: &Path, store: &Path) -> anyhow::Result<ExitCod
             let mut store = Store::open(store)?;
             let clock = now.map_or_else(Clock::real, Clock::rehearsals);
             let report = notify::flush(&mut store, &policy, clock)?;
-            print_delivery(&report)?;
+            print_delivery(&report);
             Ok(verdict(report.all_delivered()))
         }
     }
@@ -50,9 +50,9 @@ fn list(store: &Path) -> anyhow::Result<ExitCode> {
         errln!("custos: the outbox is empty");
         return Ok(ExitCode::SUCCESS);
     }
-    outln!("ID\tINCIDENT\tGROUP\tSUBJECT\tSTATE\tATTEMPTS\tNEXT TRY\tMESSAGE-ID")?;
+    outln!("ID\tINCIDENT\tGROUP\tSUBJECT\tSTATE\tATTEMPTS\tNEXT TRY\tMESSAGE-ID");
     for notification in &outbox {
-        outln!("{}", row(notification))?;
+        outln!("{}", row(notification));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,20 +94,19 @@ pub(super) fn load_policy(policies: &Path) -> Option<Policy> {
     }
 }
 
-pub(super) fn print_delivery(report: &DeliveryReport) -> std::io::Result<()> {
+pub(super) fn print_delivery(report: &DeliveryReport) {
     for id in &report.sent {
-        outln!("sent {id}")?;
+        outln!("sent {id}");
     }
     for (id, error) in &report.failed {
-        outln!("failed {id}: {error}")?;
+        outln!("failed {id}: {error}");
     }
     for id in &report.retrying {
-        outln!("waiting {id}: failed before, retried later")?;
+        outln!("waiting {id}: failed before, retried later");
     }
     for id in &report.in_flight {
-        outln!("in flight {id}: another custos is sending it")?;
+        outln!("in flight {id}: another custos is sending it");
     }
-    Ok(())
 }
 
 /// 0 when everything was delivered, 1 when something is still failing.

@@ -176,7 +176,7 @@ pub fn run(args: &Args, policies: &Path) -> anyhow::Result<ExitCode> {
             save(&roster, &path)?;
             errln!("custos: `{id}` returned component {component} of `{key}` on {on}");
         }
-        Command::List => list(&load(&path)?)?,
+        Command::List => list(&load(&path)?),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -341,7 +341,7 @@ fn today() -> Date {
     jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date()
 }
 
-fn list(roster: &Roster) -> std::io::Result<()> {
+fn list(roster: &Roster) {
     let now = Timestamp::now();
     outln!(
         "{:<12} {:<24} {:<10} {:<34} COMPONENTS",
@@ -349,7 +349,7 @@ fn list(roster: &Roster) -> std::io::Result<()> {
         "NAME",
         "STATE",
         "ROLES"
-    )?;
+    );
     for person in &roster.people {
         let state = match person.standing(now) {
             Standing::Active => "active",
@@ -373,7 +373,6 @@ fn list(roster: &Roster) -> std::io::Result<()> {
             state,
             person.roles.join(", "),
             components.join(", ")
-        )?;
+        );
     }
-    Ok(())
 }

@@ -354,7 +354,7 @@ fn continue_walk(
                     debrief.add(&record);
                     Ok(())
                 })?;
-                outln!("\n{}", debrief.finish(runbook))?;
+                outln!("\n{}", debrief.finish(runbook));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -280,7 +280,7 @@ fn asked_back(pause: Duration) -> bool {
 
 impl Responder for Terminal {
     fn authenticate(&mut self, person: &str) -> Result<Zeroizing<String>, Stop> {
-        show!(
+        outln!(
             "{}",
             wrap(
                 &format!(
@@ -307,7 +307,7 @@ impl Responder for Terminal {
     fn inputs(&mut self, inputs: &[Input]) -> Result<Map<String, Value>, Stop> {
         let mut values = Map::new();
         if !inputs.is_empty() {
-            show!("{}", self.heading("Before the first step, a few facts:"));
+            outln!("{}", self.heading("Before the first step, a few facts:"));
         }
         for input in inputs {
             if let Some(value) = ask_value(input)? {
@@ -318,7 +318,7 @@ impl Responder for Terminal {
     }
 
     fn participants(&mut self) -> Result<Vec<Participant>, Stop> {
-        show!(
+        outln!(
             "{}",
             self.heading("This runbook is a key ceremony. Record who takes part.")
         );
@@ -354,17 +354,17 @@ impl Responder for Terminal {
         if view.rehearsal {
             facts.push_str(" · DRILL");
         }
-        show!("\n{}", "─".repeat(WIDTH));
-        show!("{}", wrap(&facts, WIDTH).trim_end());
-        show!("{}", self.heading(wrap(&node.title, WIDTH).trim_end()));
+        outln!("\n{}", "─".repeat(WIDTH));
+        outln!("{}", wrap(&facts, WIDTH).trim_end());
+        outln!("{}", self.heading(wrap(&node.title, WIDTH).trim_end()));
         if let Some(within) = node.within {
-            show!(
+            outln!(
                 "Time limit: {}",
                 custos::runbook::checklist::friendly(within)
             );
         }
         if let Some(guidance) = &view.guidance {
-            show!("\n{}", reflow(guidance.trim_end(), WIDTH).trim_end());
+            outln!("\n{}", reflow(guidance.trim_end(), WIDTH).trim_end());
         }
         let recent: Vec<&str> = view.recent.iter().map(String::as_str).collect();
         if recent.len() > 1 {
@@ -373,12 +373,12 @@ impl Responder for Terminal {
             } else {
                 ""
             };
-            show!(
+            outln!(
                 "\n{}",
                 wrap(&format!("Path: {more}{}", recent.join(" → ")), WIDTH).trim_end()
             );
         }
-        show!();
+        outln!();
     }
 
     fn decide(&mut self, _: &View<'_>, options: &[Edge]) -> Result<Choice, Stop> {
@@ -438,7 +438,7 @@ impl Responder for Terminal {
         } else {
             already.join(", ")
         };
-        show!(
+        outln!(
             "{}",
             wrap(
                 &format!(
@@ -459,7 +459,7 @@ impl Responder for Terminal {
         }
         if picked != here {
             if let NodeKind::Approval { .. } = view.node.kind {
-                show!(
+                outln!(
                     "{}",
                     wrap(
                         &format!(
@@ -470,7 +470,7 @@ impl Responder for Terminal {
                     )
                     .trim_end()
                 );
-                show!("Press Enter to go back to the menu.");
+                outln!("Press Enter to go back to the menu.");
             }
             return Ok(ApprovalMove::Wait);
         }
@@ -488,7 +488,7 @@ impl Responder for Terminal {
     }
 
     fn tell(&mut self, message: &str) {
-        show!("{}", wrap(&format!("→ {message}"), WIDTH).trim_end());
+        outln!("{}", wrap(&format!("→ {message}"), WIDTH).trim_end());
     }
 
     fn waiting(
